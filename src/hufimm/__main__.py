@@ -1,0 +1,5 @@
+"""``python -m hufimm``."""
+
+from hufimm.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""`hufimm demo`: the whole service in virtual time against the simulated world."""

@@ -1,0 +1,127 @@
+"""Writing one batch's rows in one round of bulk statements, per backend.
+
+The writer builds plain tuples (ids assigned, amounts already rendered as decimal text, which
+both backends take for their exact-integer columns) and hands them to a sink that talks to the
+DBAPI connection underneath the SQLAlchemy transaction: SQLite gets ``executemany`` of prepared
+statements, PostgreSQL gets ``COPY`` for the append-only tables and one array ``INSERT ... ON
+CONFLICT`` per read-model table.  No SQLAlchemy statement is compiled on this path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Table
+
+from hufimm.ledger.tables import balances, entries, journals, locks, share_entries
+
+Row = tuple[Any, ...]
+
+
+@dataclass(slots=True)
+class BatchRows:
+    """Everything one batch writes; balances and locks hold final values (last write wins)."""
+
+    journals: list[Row] = field(default_factory=list)
+    entries: list[Row] = field(default_factory=list)
+    share_entries: list[Row] = field(default_factory=list)
+    balances: list[Row] = field(default_factory=list)
+    locks: list[Row] = field(default_factory=list)
+
+
+class Sink(Protocol):
+    def write(self, conn: Connection, rows: BatchRows) -> None: ...
+
+
+def _columns(table: Table) -> str:
+    return ", ".join(c.name for c in table.columns)
+
+
+def _insert(table: Table, marker: str) -> str:
+    marks = ", ".join(marker for _ in table.columns)
+    return f"INSERT INTO {table.name} ({_columns(table)}) VALUES ({marks})"
+
+
+def _upsert(table: Table, marker: str, keys: tuple[str, ...]) -> str:
+    updates = ", ".join(
+        f"{c.name} = excluded.{c.name}" for c in table.columns if c.name not in keys
+    )
+    return f"{_insert(table, marker)} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+
+
+_BALANCE_KEY = ("owner", "asset_id")
+_LOCK_KEY = ("order_id", "asset_id")
+
+
+class SqliteSink:
+    """Prepared statements through ``executemany`` (sqlite3 caches the compiled statement)."""
+
+    _JOURNALS = _insert(journals, "?")
+    _ENTRIES = _insert(entries, "?")
+    _SHARES = _insert(share_entries, "?")
+    _BALANCES = _upsert(balances, "?", _BALANCE_KEY)
+    _LOCKS = _upsert(locks, "?", _LOCK_KEY)
+
+    def write(self, conn: Connection, rows: BatchRows) -> None:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(self._JOURNALS, rows.journals)
+            if rows.entries:
+                cursor.executemany(self._ENTRIES, rows.entries)
+            if rows.share_entries:
+                cursor.executemany(self._SHARES, rows.share_entries)
+            if rows.balances:
+                cursor.executemany(self._BALANCES, rows.balances)
+            if rows.locks:
+                cursor.executemany(self._LOCKS, rows.locks)
+        finally:
+            cursor.close()
+
+
+def _array_upsert(table: Table, keys: tuple[str, ...], numeric: set[str]) -> str:
+    """``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT``: one statement for all rows."""
+    arrays = ", ".join(f"%s::{'numeric' if c.name in numeric else 'text'}[]" for c in table.columns)
+    updates = ", ".join(
+        f"{c.name} = excluded.{c.name}" for c in table.columns if c.name not in keys
+    )
+    return (
+        f"INSERT INTO {table.name} ({_columns(table)}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    )
+
+
+class PostgresSink:
+    """COPY for appends, array upserts for the read model: a handful of round trips a batch."""
+
+    _JOURNALS = f"COPY {journals.name} ({_columns(journals)}) FROM STDIN"
+    _ENTRIES = f"COPY {entries.name} ({_columns(entries)}) FROM STDIN"
+    _SHARES = f"COPY {share_entries.name} ({_columns(share_entries)}) FROM STDIN"
+    _BALANCES = _array_upsert(balances, _BALANCE_KEY, {"available", "locked"})
+    _LOCKS = _array_upsert(locks, _LOCK_KEY, {"amount"})
+
+    def write(self, conn: Connection, rows: BatchRows) -> None:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for statement, table_rows in (
+                (self._JOURNALS, rows.journals),
+                (self._ENTRIES, rows.entries),
+                (self._SHARES, rows.share_entries),
+            ):
+                if table_rows:
+                    with cursor.copy(statement) as copy:
+                        for row in table_rows:
+                            copy.write_row(row)
+            for statement, table_rows in (
+                (self._BALANCES, rows.balances),
+                (self._LOCKS, rows.locks),
+            ):
+                if table_rows:
+                    columns = [list(column) for column in zip(*table_rows, strict=True)]
+                    cursor.execute(statement, columns)
+        finally:
+            cursor.close()
+
+
+def sink_for(dialect_name: str) -> Sink:
+    return SqliteSink() if dialect_name == "sqlite" else PostgresSink()

@@ -1,0 +1,1 @@
+"""The simulated world (exchange, Mixin, HuFi, chain) speaking the real wire protocols."""

@@ -1,0 +1,1 @@
+"""Strategies decide and write intents; they never call an exchange."""

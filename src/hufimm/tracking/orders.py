@@ -1,0 +1,759 @@
+"""The shadow exchange-order tracker: durable rows for every order of ours and every fill.
+
+Write first: the execution worker records an order (:meth:`OrderTracker.record_pending`) in the
+same transaction as its intent, before the venue hears of it; acks, stream updates, REST reads,
+fills and reconciliation then move the row forward through the monotonic state machine of
+:mod:`hufimm.tracking.model`.  Each method that writes takes an optional ``conn`` so callers can
+compose it with their own writes; without one it runs in a transaction of its own.
+
+Fills are stored once per (exchange, symbol, trade id, order id) — an ``INSERT`` that ignores
+conflicts, so a fill replayed by the stream, a REST page and a restart is recorded once — and
+each new one is appended to the outbox as ``FILL_EVENT`` in the same transaction.  An order's
+fill totals are recomputed from its fill rows whenever they change, and a fill proves at least
+that much of the order traded, so missing venue updates cannot leave it behind.
+
+Lost orders: an order is declared LOST only after ``confirmations`` consecutive *definitive*
+not-found answers spread over time and after a minimum age; answers that prove nothing (network
+errors, timeouts, rate limits) never count and never reset the count, and any sighting of the
+order resets it.  Until declared lost its quantity counts as exposure.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hufimm.core.errors import Conflict, InvalidInput, NotFound
+from hufimm.core.logs import get_logger
+from hufimm.core.metrics import Metrics
+from hufimm.core.money import MONEY_CONTEXT
+from hufimm.core.timesource import NS_PER_SECOND, TimeSource
+from hufimm.market import FILL_EVENT, Fill, Order, OrderUpdate, Side
+from hufimm.store.db import Database
+from hufimm.store.outbox import append_event
+from hufimm.tracking.events import (
+    FILLS_AGGREGATE,
+    ORDER_AGGREGATE,
+    ORDER_STATE_EVENT,
+    market_key,
+    order_state_payload,
+)
+from hufimm.tracking.model import (
+    LIVE_STATUSES,
+    VENUE_STATUS,
+    Exposure,
+    TrackedOrder,
+    TrackedStatus,
+    advance,
+)
+from hufimm.tracking.settings import LostOrderSettings
+from hufimm.tracking.tables import tracking_fills, tracking_orders
+
+ZERO = Decimal(0)
+_log = get_logger("tracking.orders")
+
+_O = tracking_orders.c
+_F = tracking_fills.c
+_DECIMAL_COLUMNS = ("price", "qty", "filled_qty", "filled_quote", "fills_qty", "fills_quote")
+_MUTABLE = (
+    "exchange_order_id",
+    "status",
+    "filled_qty",
+    "filled_quote",
+    "fills_qty",
+    "fills_quote",
+    "fees",
+    "reason",
+    "not_found_count",
+    "first_not_found_at",
+    "last_not_found_at",
+    "cancel_requested_at",
+    "venue_updated_ns",
+    "updated_at",
+    "terminal_at",
+)
+
+# Built once: these run for every stream event.
+_BY_CLIENT_ID = select(tracking_orders).where(_O.client_order_id == bindparam("cid"))
+_BY_VENUE_ID = select(tracking_orders).where(
+    _O.exchange == bindparam("exchange"),
+    _O.symbol == bindparam("symbol"),
+    _O.exchange_order_id == bindparam("order_id"),
+)
+_SAVE = (
+    update(tracking_orders)
+    .where(_O.client_order_id == bindparam("b_cid"))
+    .values({name: bindparam(f"b_{name}") for name in _MUTABLE})
+)
+_INSERT_ORDER = insert(tracking_orders)
+_FILLS_OF_ORDER = select(_F.qty, _F.quote_qty, _F.fee, _F.fee_asset).where(
+    _F.exchange == bindparam("exchange"),
+    _F.symbol == bindparam("symbol"),
+    _F.order_id == bindparam("order_id"),
+)
+_LINK_FILLS = (
+    update(tracking_fills)
+    .where(
+        _F.exchange == bindparam("b_exchange"),
+        _F.symbol == bindparam("b_symbol"),
+        _F.order_id == bindparam("b_order_id"),
+        _F.client_order_id.is_(None),
+    )
+    .values(client_order_id=bindparam("b_cid"))
+)
+_FILL_KEY = ["exchange", "symbol", "trade_id", "order_id"]
+_INSERT_FILL = {
+    "sqlite": sqlite.insert(tracking_fills)
+    .on_conflict_do_nothing(index_elements=_FILL_KEY)
+    .returning(_F.fill_id),
+    "postgresql": postgresql.insert(tracking_fills)
+    .on_conflict_do_nothing(constraint="uq_tracking_fills")
+    .returning(_F.fill_id),
+}
+_LIVE_OF_MARKET = select(tracking_orders).where(
+    _O.exchange == bindparam("exchange"),
+    _O.account == bindparam("account"),
+    _O.symbol == bindparam("symbol"),
+    _O.status.in_([s.value for s in LIVE_STATUSES]),
+)
+# Quantities are stored canonically, so text inequality is numeric inequality.
+_FILLS_DIFFER = select(tracking_orders).where(
+    _O.exchange == bindparam("exchange"),
+    _O.account == bindparam("account"),
+    _O.symbol == bindparam("symbol"),
+    _O.filled_qty != _O.fills_qty,
+)
+_LIVE_OF_ACCOUNT = select(tracking_orders).where(
+    _O.exchange == bindparam("exchange"),
+    _O.account == bindparam("account"),
+    _O.status.in_([s.value for s in LIVE_STATUSES]),
+)
+
+
+def _dec(text: str) -> Decimal:
+    return Decimal(text)
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    data = dict(row._mapping)
+    for name in _DECIMAL_COLUMNS:
+        data[name] = _dec(data[name])
+    data["status"] = TrackedStatus(data["status"])
+    data["side"] = Side(data["side"])
+    data["fees"] = {asset: _dec(v) for asset, v in json.loads(data["fees"]).items()}
+    return data
+
+
+def _to_order(data: Mapping[str, Any]) -> TrackedOrder:
+    return TrackedOrder(
+        client_order_id=data["client_order_id"],
+        exchange=data["exchange"],
+        account=data["account"],
+        symbol=data["symbol"],
+        exchange_order_id=data["exchange_order_id"],
+        intent_id=data["intent_id"],
+        origin=data["origin"],
+        side=data["side"],
+        price=data["price"],
+        qty=data["qty"],
+        post_only=bool(data["post_only"]),
+        status=data["status"],
+        filled_qty=data["filled_qty"],
+        filled_quote=data["filled_quote"],
+        fills_qty=data["fills_qty"],
+        fills_quote=data["fills_quote"],
+        fees=dict(data["fees"]),
+        reason=data["reason"],
+        not_found_count=data["not_found_count"],
+        first_not_found_at=data["first_not_found_at"],
+        cancel_requested_at=data["cancel_requested_at"],
+        created_at=data["created_at"],
+        updated_at=data["updated_at"],
+        terminal_at=data["terminal_at"],
+    )
+
+
+def _fees_json(fees: Mapping[str, Decimal]) -> str:
+    return json.dumps({k: str(v) for k, v in sorted(fees.items())}, separators=(",", ":"))
+
+
+def _canonical(value: Decimal) -> str:
+    """One spelling per number (``0.0100`` and ``0.01`` agree), so SQL can compare the text."""
+    return format(value.normalize(MONEY_CONTEXT), "f")
+
+
+def _db_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Python values of a row → column values (canonical decimal text, enum values, JSON)."""
+    out = dict(data)
+    for name in _DECIMAL_COLUMNS:
+        if name in out:
+            out[name] = _canonical(out[name])
+    out["status"] = TrackedStatus(out["status"]).value
+    if "side" in out:
+        out["side"] = Side(out["side"]).value
+    out["fees"] = _fees_json(out["fees"])
+    return out
+
+
+class OrderTracker:
+    """The shadow exchange-order tracker (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: Database,
+        time_source: TimeSource,
+        metrics: Metrics,
+        lost: LostOrderSettings | None = None,
+        client_id_prefix: str = "hm",
+    ) -> None:
+        self._db = db
+        self._time = time_source
+        self.lost = lost or LostOrderSettings()
+        self.client_id_prefix = client_id_prefix
+        insert_fill = _INSERT_FILL.get(db.engine.dialect.name)
+        if insert_fill is None:
+            raise InvalidInput(f"unsupported database dialect {db.engine.dialect.name}")
+        self._insert_fill = insert_fill
+        self._m_transitions = metrics.counter(
+            "tracking_order_transitions_total", "Shadow order status changes", ["to"]
+        )
+        self._m_fills = metrics.counter(
+            "tracking_fills_recorded_total", "New fills recorded", ["source"]
+        )
+        self._m_fill_dups = metrics.counter(
+            "tracking_fill_duplicates_total", "Fills seen again and ignored", ["source"]
+        )
+        self._m_not_found = metrics.counter(
+            "tracking_order_not_found_total",
+            "Not-found answers about tracked orders",
+            ["definitive"],
+        )
+        self._m_revived = metrics.counter(
+            "tracking_lost_orders_revived_total",
+            "Orders declared LOST that the venue later showed (alert: thresholds too tight)",
+        )
+
+    # ------------------------------------------------------------------ plumbing
+    @contextmanager
+    def _txn(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self._db.begin() as own:
+                yield own
+
+    def is_ours(self, client_order_id: str | None) -> bool:
+        """Does the client id carry our prefix (an order some process of ours placed)?"""
+        return bool(client_order_id) and str(client_order_id).startswith(self.client_id_prefix)
+
+    def _load(self, conn: Connection, client_order_id: str) -> dict[str, Any] | None:
+        row = conn.execute(_BY_CLIENT_ID, {"cid": client_order_id}).first()
+        return None if row is None else _row_dict(row)
+
+    def _require(self, conn: Connection, client_order_id: str) -> dict[str, Any]:
+        data = self._load(conn, client_order_id)
+        if data is None:
+            raise NotFound(f"no tracked order with client id {client_order_id!r}")
+        return data
+
+    def _find(
+        self,
+        conn: Connection,
+        exchange: str,
+        symbol: str,
+        client_order_id: str | None,
+        order_id: str,
+    ) -> dict[str, Any] | None:
+        data = self._load(conn, client_order_id) if client_order_id else None
+        if data is not None and (data["exchange"], data["symbol"]) != (exchange, symbol):
+            _log.warning("client_id_collision", client_order_id=client_order_id, exchange=exchange)
+            data = None
+        if data is None and order_id:
+            row = conn.execute(
+                _BY_VENUE_ID, {"exchange": exchange, "symbol": symbol, "order_id": order_id}
+            ).first()
+            data = None if row is None else _row_dict(row)
+        return data
+
+    def _save(self, conn: Connection, before: Mapping[str, Any], after: dict[str, Any]) -> None:
+        """Write a changed row; a status change also writes its outbox event."""
+        if all(before[name] == after[name] for name in _MUTABLE if name != "updated_at"):
+            return
+        now = self._time.time_ns()
+        after["updated_at"] = now
+        status = after["status"]
+        if status.is_terminal and after["terminal_at"] is None:
+            after["terminal_at"] = now
+        elif not status.is_terminal:
+            after["terminal_at"] = None
+        values = _db_values(after)
+        params = {f"b_{name}": values[name] for name in _MUTABLE}
+        params["b_cid"] = after["client_order_id"]
+        conn.execute(_SAVE, params)
+        if status is not before["status"]:
+            self._transitioned(conn, after, before["status"].value, now)
+
+    def _transitioned(
+        self, conn: Connection, data: Mapping[str, Any], previous: str | None, now: int
+    ) -> None:
+        self._m_transitions.labels(data["status"].value).inc()
+        append_event(
+            conn,
+            ORDER_AGGREGATE,
+            data["client_order_id"],
+            ORDER_STATE_EVENT,
+            order_state_payload(_to_order(data), previous),
+            now,
+        )
+
+    # ------------------------------------------------------------------ write-first API
+    def record_pending(
+        self,
+        conn: Connection,
+        intent_id: str | None,
+        client_order_id: str,
+        exchange: str,
+        account: str,
+        symbol: str,
+        side: Side,
+        price: Decimal,
+        qty: Decimal,
+        now: int | None = None,
+        *,
+        post_only: bool = False,
+    ) -> TrackedOrder:
+        """Persist an order about to be sent (PENDING_SUBMIT), in the caller's transaction.
+
+        Idempotent: recording the same order again returns it unchanged; the same client id
+        with different terms is a :class:`Conflict` (client ids are never reused).
+        """
+        if price <= 0 or qty <= 0:
+            raise InvalidInput(f"order {client_order_id}: price and quantity must be positive")
+        existing = self._load(conn, client_order_id)
+        if existing is not None:
+            same = (
+                existing["intent_id"],
+                existing["exchange"],
+                existing["account"],
+                existing["symbol"],
+                existing["side"],
+                existing["price"],
+                existing["qty"],
+            ) == (intent_id, exchange, account, symbol, Side(side), price, qty)
+            if not same:
+                raise Conflict(
+                    f"client order id {client_order_id} is already used by another order"
+                )
+            return _to_order(existing)
+        now = self._time.time_ns() if now is None else now
+        data: dict[str, Any] = {
+            "client_order_id": client_order_id,
+            "exchange": exchange,
+            "account": account,
+            "symbol": symbol,
+            "exchange_order_id": None,
+            "intent_id": intent_id,
+            "origin": "intent",
+            "side": Side(side),
+            "price": price,
+            "qty": qty,
+            "post_only": post_only,
+            "status": TrackedStatus.PENDING_SUBMIT,
+            "filled_qty": ZERO,
+            "filled_quote": ZERO,
+            "fills_qty": ZERO,
+            "fills_quote": ZERO,
+            "fees": {},
+            "reason": None,
+            "not_found_count": 0,
+            "first_not_found_at": None,
+            "last_not_found_at": None,
+            "cancel_requested_at": None,
+            "venue_updated_ns": None,
+            "created_at": now,
+            "updated_at": now,
+            "terminal_at": None,
+        }
+        conn.execute(_INSERT_ORDER, _db_values(data))
+        self._transitioned(conn, data, None, now)
+        return _to_order(data)
+
+    def adopt(
+        self, exchange: str, account: str, order: Order, *, conn: Connection | None = None
+    ) -> TrackedOrder:
+        """Start tracking a venue order of ours that no intent recorded (reconciliation)."""
+        if not order.client_order_id:
+            raise InvalidInput("only orders with a client id can be adopted")
+        with self._txn(conn) as c:
+            if self._load(c, order.client_order_id) is not None:
+                applied = self.apply_order(exchange, account, order, conn=c)
+                assert applied is not None
+                return applied
+            now = self._time.time_ns()
+            observed = VENUE_STATUS[order.status]
+            if observed is TrackedStatus.OPEN and order.filled_qty > 0:
+                observed = TrackedStatus.PARTIALLY_FILLED
+            data: dict[str, Any] = {
+                "client_order_id": order.client_order_id,
+                "exchange": exchange,
+                "account": account,
+                "symbol": order.symbol,
+                "exchange_order_id": order.order_id,
+                "intent_id": None,
+                "origin": "adopted",
+                "side": order.side,
+                "price": order.price,
+                "qty": order.qty,
+                "post_only": order.post_only,
+                "status": observed,
+                "filled_qty": order.filled_qty,
+                "filled_quote": order.filled_quote,
+                "fills_qty": ZERO,
+                "fills_quote": ZERO,
+                "fees": {},
+                "reason": "adopted by reconciliation",
+                "not_found_count": 0,
+                "first_not_found_at": None,
+                "last_not_found_at": None,
+                "cancel_requested_at": None,
+                "venue_updated_ns": order.updated_ns,
+                "created_at": order.created_ns or now,
+                "updated_at": now,
+                "terminal_at": now if observed.is_terminal else None,
+            }
+            c.execute(_INSERT_ORDER, _db_values(data))
+            self._transitioned(c, data, None, now)
+            before = dict(data)
+            self._refresh_fills(c, data)
+            self._save(c, before, data)
+            return _to_order(data)
+
+    def apply_order(
+        self, exchange: str, account: str, order: Order, *, conn: Connection | None = None
+    ) -> TrackedOrder | None:
+        """A venue report of an order (ack, REST read, cancel answer, stream update).
+
+        Returns the tracked order, or ``None`` if the tracker does not know it (reconciliation
+        decides about unknown orders).  A report is a sighting: it resets the lost-order count.
+        """
+        with self._txn(conn) as c:
+            data = self._find(c, exchange, order.symbol, order.client_order_id, order.order_id)
+            if data is None:
+                return None
+            before = dict(data)
+            data["not_found_count"] = 0
+            data["first_not_found_at"] = data["last_not_found_at"] = None
+            new_venue_id = data["exchange_order_id"] is None and bool(order.order_id)
+            if new_venue_id:
+                data["exchange_order_id"] = order.order_id
+            observed = VENUE_STATUS[order.status]
+            if observed is TrackedStatus.OPEN and order.filled_qty > 0:
+                observed = TrackedStatus.PARTIALLY_FILLED
+            status = advance(data["status"], observed, data["filled_qty"], order.filled_qty)
+            if status is not data["status"] and data["status"] is TrackedStatus.LOST:
+                self._m_revived.inc()
+                _log.error("lost_order_revived", client_order_id=data["client_order_id"])
+            data["status"] = status
+            if order.filled_qty > data["filled_qty"]:
+                data["filled_qty"] = order.filled_qty
+                data["filled_quote"] = order.filled_quote
+            if order.updated_ns is not None:
+                data["venue_updated_ns"] = max(data["venue_updated_ns"] or 0, order.updated_ns)
+            if new_venue_id:
+                self._refresh_fills(c, data)
+            self._save(c, before, data)
+            return _to_order(data)
+
+    def apply_update(
+        self,
+        exchange: str,
+        account: str,
+        update_event: OrderUpdate,
+        *,
+        conn: Connection | None = None,
+    ) -> TrackedOrder | None:
+        """A user-stream order update (same rules as :meth:`apply_order`)."""
+        return self.apply_order(exchange, account, update_event.order, conn=conn)
+
+    def apply_fill(
+        self, fill: Fill, *, source: str = "stream", conn: Connection | None = None
+    ) -> bool:
+        """Record a fill once; ``True`` if it was new (then its ``FILL_EVENT`` is written too)."""
+        with self._txn(conn) as c:
+            data = self._find(c, fill.exchange, fill.symbol, fill.client_order_id, fill.order_id)
+            if data is not None and data["exchange_order_id"] not in (None, fill.order_id):
+                data = None  # the client id was reused by another venue order: not this one
+            client_id = data["client_order_id"] if data is not None else fill.client_order_id
+            now = self._time.time_ns()
+            inserted = c.execute(
+                self._insert_fill,
+                {
+                    "exchange": fill.exchange,
+                    "account": fill.account,
+                    "symbol": fill.symbol,
+                    "trade_id": fill.trade_id,
+                    "order_id": fill.order_id,
+                    "client_order_id": client_id,
+                    "side": fill.side.value,
+                    "price": format(fill.price, "f"),
+                    "qty": format(fill.qty, "f"),
+                    "quote_qty": format(fill.quote_qty, "f"),
+                    "fee": format(fill.fee, "f"),
+                    "fee_asset": fill.fee_asset,
+                    "is_maker": fill.is_maker,
+                    "ts_ns": fill.ts_ns,
+                    "source": source,
+                    "recorded_at": now,
+                },
+            ).first()
+            if inserted is None:
+                self._m_fill_dups.labels(source).inc()
+                return False
+            self._m_fills.labels(source).inc()
+            payload = fill.to_payload()
+            payload["client_order_id"] = client_id
+            append_event(
+                c,
+                FILLS_AGGREGATE,
+                market_key(fill.exchange, fill.account, fill.symbol),
+                FILL_EVENT,
+                payload,
+                now,
+            )
+            if data is not None:
+                before = dict(data)
+                data["exchange_order_id"] = fill.order_id
+                data["not_found_count"] = 0
+                data["first_not_found_at"] = data["last_not_found_at"] = None
+                self._refresh_fills(c, data)
+                self._save(c, before, data)
+            return True
+
+    def _refresh_fills(self, conn: Connection, data: dict[str, Any]) -> None:
+        """Recompute an order's fill totals from its fill rows; fills prove cumulative qty."""
+        order_id = data["exchange_order_id"]
+        if order_id is None:
+            return
+        key = {"exchange": data["exchange"], "symbol": data["symbol"], "order_id": order_id}
+        qty, quote, fees = ZERO, ZERO, dict[str, Decimal]()
+        ctx = MONEY_CONTEXT
+        for row in conn.execute(_FILLS_OF_ORDER, key):
+            qty = ctx.add(qty, _dec(row.qty))
+            quote = ctx.add(quote, _dec(row.quote_qty))
+            if row.fee_asset:
+                fees[row.fee_asset] = ctx.add(fees.get(row.fee_asset, ZERO), _dec(row.fee))
+        conn.execute(
+            _LINK_FILLS,
+            {
+                "b_exchange": data["exchange"],
+                "b_symbol": data["symbol"],
+                "b_order_id": order_id,
+                "b_cid": data["client_order_id"],
+            },
+        )
+        data["fills_qty"], data["fills_quote"], data["fees"] = qty, quote, fees
+        if qty > data["filled_qty"]:
+            data["filled_qty"], data["filled_quote"] = qty, quote
+        if qty > 0:
+            implied = TrackedStatus.FILLED if qty >= data["qty"] else TrackedStatus.PARTIALLY_FILLED
+            status = advance(data["status"], implied, data["filled_qty"], qty)
+            if status is not data["status"] and data["status"] is TrackedStatus.LOST:
+                self._m_revived.inc()
+            data["status"] = status
+
+    def mark_unknown(
+        self, client_order_id: str, reason: str, *, conn: Connection | None = None
+    ) -> TrackedOrder:
+        """The create was sent but its outcome is unknown (timeout, 5xx, no id in the answer)."""
+        with self._txn(conn) as c:
+            data = self._require(c, client_order_id)
+            if data["status"] is TrackedStatus.PENDING_SUBMIT:
+                before = dict(data)
+                data["status"] = TrackedStatus.UNKNOWN
+                data["reason"] = reason
+                self._save(c, before, data)
+            return _to_order(data)
+
+    def mark_rejected(
+        self, client_order_id: str, reason: str, *, conn: Connection | None = None
+    ) -> TrackedOrder:
+        """The venue definitively refused the create (or it was never sent): nothing is live."""
+        with self._txn(conn) as c:
+            data = self._require(c, client_order_id)
+            pending = (TrackedStatus.PENDING_SUBMIT, TrackedStatus.UNKNOWN, TrackedStatus.LOST)
+            if data["status"] in pending and data["exchange_order_id"] is None:
+                before = dict(data)
+                data["status"] = TrackedStatus.REJECTED
+                data["reason"] = reason
+                self._save(c, before, data)
+            elif not data["status"].is_terminal:
+                _log.warning(
+                    "reject_of_acknowledged_order_ignored",
+                    client_order_id=client_order_id,
+                    status=data["status"].value,
+                )
+            return _to_order(data)
+
+    def request_cancel(
+        self, client_order_id: str, *, conn: Connection | None = None
+    ) -> TrackedOrder:
+        """We are about to cancel (works before the venue acknowledged the order)."""
+        with self._txn(conn) as c:
+            data = self._require(c, client_order_id)
+            if data["status"].is_live and data["status"] is not TrackedStatus.PENDING_CANCEL:
+                before = dict(data)
+                data["status"] = TrackedStatus.PENDING_CANCEL
+                data["cancel_requested_at"] = self._time.time_ns()
+                self._save(c, before, data)
+            return _to_order(data)
+
+    def record_not_found(
+        self, client_order_id: str, definitive: bool, *, conn: Connection | None = None
+    ) -> TrackedOrder:
+        """A lookup of the order did not find it; see the module docstring for when it is LOST.
+
+        ``definitive`` only for an explicit "does not exist" from the venue (Binance -2013); a
+        cancel's "unknown order" (-2011) means *not open* and is not a not-found at all.
+        """
+        self._m_not_found.labels(str(definitive).lower()).inc()
+        with self._txn(conn) as c:
+            data = self._require(c, client_order_id)
+            if not definitive or not data["status"].is_live:
+                return _to_order(data)
+            now = self._time.time_ns()
+            settings = self.lost
+            last = data["last_not_found_at"]
+            if last is not None and now - last < settings.min_interval_s * NS_PER_SECOND:
+                return _to_order(data)  # too soon after the last one to be a new answer
+            before = dict(data)
+            data["not_found_count"] += 1
+            data["last_not_found_at"] = now
+            if data["first_not_found_at"] is None:
+                data["first_not_found_at"] = now
+            old_enough = now - data["created_at"] >= settings.min_age_s * NS_PER_SECOND
+            if data["not_found_count"] >= settings.confirmations and old_enough:
+                span = (now - data["first_not_found_at"]) / NS_PER_SECOND
+                data["status"] = TrackedStatus.LOST
+                data["reason"] = f"not found {data['not_found_count']} times over {span:.0f} s"
+                _log.warning("order_lost", client_order_id=client_order_id, reason=data["reason"])
+            self._save(c, before, data)
+            return _to_order(data)
+
+    # ------------------------------------------------------------------ reads
+    def order(self, client_order_id: str, *, conn: Connection | None = None) -> TrackedOrder | None:
+        if conn is not None:
+            data = self._load(conn, client_order_id)
+        else:
+            with self._db.read() as c:
+                data = self._load(c, client_order_id)
+        return None if data is None else _to_order(data)
+
+    def open_orders(
+        self,
+        exchange: str,
+        account: str,
+        symbol: str | None = None,
+        *,
+        conn: Connection | None = None,
+    ) -> list[TrackedOrder]:
+        """Live orders (pending, unknown, open, partially filled, pending cancel), oldest first."""
+        params = {"exchange": exchange, "account": account, "symbol": symbol}
+        statement = _LIVE_OF_ACCOUNT if symbol is None else _LIVE_OF_MARKET
+        if conn is not None:
+            rows = conn.execute(statement, params).all()
+        else:
+            with self._db.read() as c:
+                rows = c.execute(statement, params).all()
+        orders = [_to_order(_row_dict(r)) for r in rows]
+        orders.sort(key=lambda o: (o.created_at, o.client_order_id))
+        return orders
+
+    def exposure(
+        self, exchange: str, account: str, symbol: str, *, conn: Connection | None = None
+    ) -> Exposure:
+        """Base offered and quote bid by the market's live orders (see :class:`Exposure`)."""
+        ctx = MONEY_CONTEXT
+        base, quote, by_status = ZERO, ZERO, dict[TrackedStatus, int]()
+        orders = self.open_orders(exchange, account, symbol, conn=conn)
+        for order in orders:
+            remaining = max(order.remaining_qty, ZERO)
+            if order.side is Side.BUY:
+                quote = ctx.add(quote, ctx.multiply(order.price, remaining))
+            else:
+                base = ctx.add(base, remaining)
+            by_status[order.status] = by_status.get(order.status, 0) + 1
+        return Exposure(base, quote, len(orders), by_status)
+
+    def orders(
+        self,
+        exchange: str | None = None,
+        account: str | None = None,
+        symbol: str | None = None,
+        *,
+        conn: Connection | None = None,
+    ) -> list[TrackedOrder]:
+        """Every tracked order (terminal ones too), oldest first — for reports and audits."""
+        conditions = [
+            column == value
+            for column, value in (
+                (_O.exchange, exchange),
+                (_O.account, account),
+                (_O.symbol, symbol),
+            )
+            if value is not None
+        ]
+        statement = select(tracking_orders).where(and_(True, *conditions))
+        if conn is not None:
+            rows = conn.execute(statement).all()
+        else:
+            with self._db.read() as c:
+                rows = c.execute(statement).all()
+        orders = [_to_order(_row_dict(r)) for r in rows]
+        orders.sort(key=lambda o: (o.created_at, o.client_order_id))
+        return orders
+
+    def orders_missing_fills(
+        self, exchange: str, account: str, symbol: str, *, conn: Connection | None = None
+    ) -> list[TrackedOrder]:
+        """Orders whose venue-reported cumulative quantity exceeds their recorded fills."""
+        params = {"exchange": exchange, "account": account, "symbol": symbol}
+        if conn is not None:
+            rows = conn.execute(_FILLS_DIFFER, params).all()
+        else:
+            with self._db.read() as c:
+                rows = c.execute(_FILLS_DIFFER, params).all()
+        orders = [_to_order(_row_dict(r)) for r in rows]
+        return [o for o in orders if o.missing_fill_qty > 0]
+
+    def fills(self, exchange: str, account: str, symbol: str | None = None) -> list[Fill]:
+        """Recorded fills of an account (optionally one market), in recording order."""
+        statement = select(tracking_fills).where(_F.exchange == exchange, _F.account == account)
+        if symbol is not None:
+            statement = statement.where(_F.symbol == symbol)
+        with self._db.read() as c:
+            rows = c.execute(statement.order_by(_F.fill_id)).all()
+        return [
+            Fill(
+                exchange=r.exchange,
+                account=r.account,
+                symbol=r.symbol,
+                trade_id=r.trade_id,
+                order_id=r.order_id,
+                client_order_id=r.client_order_id,
+                side=Side(r.side),
+                price=_dec(r.price),
+                qty=_dec(r.qty),
+                quote_qty=_dec(r.quote_qty),
+                fee=_dec(r.fee),
+                fee_asset=r.fee_asset,
+                is_maker=bool(r.is_maker),
+                ts_ns=r.ts_ns,
+            )
+            for r in rows
+        ]
