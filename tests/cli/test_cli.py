@@ -104,4 +104,7 @@ def test_db_upgrade_and_demo_on_the_default_sqlite_file(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stderr
     report = json.loads(demo.stdout)
     assert report["ticks"] >= 60
-    assert report["events_delivered"] == report["events_written"] > 0
+    assert report["orders_placed"] > 0
+    assert report["duplicate_orders"] == 0
+    assert report["ledger_verified"] is True
+    assert report["events"]["delivered"] == report["events"]["written"] > 0

@@ -23,6 +23,7 @@ from hufimm.ledger import Ledger, verify
 from hufimm.pools import PoolStore, StrategyConfig, fund_pool
 from hufimm.settings import Settings
 from hufimm.sim.exchange import FaultConfig
+from hufimm.store.outbox import counts_by_status as outbox_counts
 from hufimm.strategy.intents import IntentStore
 
 #: Mixin asset ids of the demo's assets (BTC, and USDT as an ERC-20).
@@ -68,6 +69,7 @@ class DemoReport:
     budget_breaches: int
     ledger_verified: bool
     pool_budget: dict[str, str]
+    events: dict[str, int] = field(default_factory=dict)
     tick_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -157,6 +159,8 @@ async def _session(
         director = _Director(app, engine, world, total_s, progress)
         app.clock.register(director)
         await app.clock.run()
+        while app.outbox.dispatch_once():  # a graceful stop delivers what the last tick wrote
+            pass
         final = await next(iter(engine.trackers.values())).reconciler.run(app.time.time_ns())
         return _report(
             app, engine, world, ledger, faults, fast, total_s, inventory_start, final.__dict__
@@ -243,6 +247,7 @@ def _report(
         by_client[order.client_order_id] = by_client.get(order.client_order_id, 0) + 1
     with app.db.read() as conn:
         by_status = IntentStore.counts_by_status(conn)
+        events = outbox_counts(conn)
     costs = list(app.clock.tick_cost_ns)
     budget = engine.budgets.locked(f"pool:{POOL_ID}")
     return DemoReport(
@@ -276,6 +281,7 @@ def _report(
             "BTC": str(Decimal(budget.base_units).scaleb(-MIXIN_PRECISION)),
             "USDT": str(Decimal(budget.quote_units).scaleb(-MIXIN_PRECISION)),
         },
+        events={"written": sum(events.values()), **dict(sorted(events.items()))},
         tick_ms={"p50": _percentile(costs, 0.5), "p99": _percentile(costs, 0.99)},
     )
 

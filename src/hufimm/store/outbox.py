@@ -126,6 +126,14 @@ def _row_to_event(row: Any) -> OutboxEvent:
     )
 
 
+def counts_by_status(conn: Connection) -> dict[str, int]:
+    """How many events are pending, delivered and dead: the outbox at a glance."""
+    rows = conn.execute(
+        select(outbox_events.c.status, func.count()).group_by(outbox_events.c.status)
+    )
+    return {status: int(n) for status, n in rows}
+
+
 def requeue_dead(conn: Connection, event_id: int) -> bool:
     """Operator action: give a dead event a fresh set of attempts (its aggregate resumes)."""
     return (
