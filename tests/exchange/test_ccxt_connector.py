@@ -17,7 +17,7 @@ from hufimm.core.vloop import run_virtual
 from hufimm.exchange import CcxtConnector, ExchangeSettings, RateLimitPool, check_client_id
 from hufimm.exchange.ccxt_connector import apply_url_settings
 from hufimm.market import ExchangeRejected, ExchangeRetryable, RejectReason
-from hufimm.sim.exchange import VenueLimits
+from hufimm.sim.exchange import FaultConfig, VenueLimits
 from tests.exchange.harness import SYMBOL, connector_settings, make_venue, serving
 
 
@@ -74,6 +74,32 @@ def test_a_429_pauses_the_pool_for_retry_after() -> None:
                 await conn.fetch_order_book(SYMBOL, 100)  # waits out the pause, then succeeds
                 waited = (time_source.monotonic_ns() - refused_at) / NS_PER_SECOND
                 assert waited >= error.retry_after
+            finally:
+                await conn.close()
+
+    run_virtual(main(), time_source)
+
+
+@pytest.mark.parametrize("rate", [0.6, 1.0])
+def test_start_tries_again_after_retryable_failures_then_gives_up(rate: float) -> None:
+    time_source = VirtualTimeSource()
+    venue = make_venue(time_source, faults=FaultConfig(error5xx=rate))
+
+    async def main() -> None:
+        async with serving(venue) as server:
+            settings = connector_settings(server, start_attempts=5)
+            conn = CcxtConnector(settings, time_source, SeededRng(1))
+            started = time_source.monotonic_ns()
+            try:
+                if rate == 1.0:
+                    with pytest.raises(ExchangeRetryable):
+                        await conn.start()
+                    assert venue.faults.counters["error5xx"].hits == 5  # one per attempt
+                else:
+                    await conn.start()
+                    assert conn.rules(SYMBOL).tick_size > 0
+                    assert venue.faults.counters["error5xx"].hits >= 1
+                assert time_source.monotonic_ns() > started  # it backed off between tries
             finally:
                 await conn.close()
 

@@ -35,6 +35,7 @@ from hufimm.market import (
     BookSnapshot,
     ExchangeOutcomeUnknown,
     ExchangeRejected,
+    ExchangeRetryable,
     Fill,
     FillEvent,
     Order,
@@ -174,9 +175,26 @@ class CcxtConnector:
         await self.limiter.close()
 
     async def load_markets(self) -> dict[str, TradingRules]:
-        markets = await self._call(
-            Operation.READ, Priority.QUERY, "load_markets", lambda: self.ex.load_markets(True)
-        )
+        """A retryable failure (a 5xx, a timeout, a 429) is tried again with backoff up to
+        ``start_attempts`` times, so one bad second of the venue does not stop start-up."""
+        backoff = self._backoff()
+        attempt = 1
+        while True:
+            try:
+                markets = await self._call(
+                    Operation.READ,
+                    Priority.QUERY,
+                    "load_markets",
+                    lambda: self.ex.load_markets(True),
+                )
+                break
+            except ExchangeRetryable as error:
+                if attempt >= self.settings.start_attempts:
+                    raise
+                delay = max(backoff.next_delay(), error.retry_after or 0.0)
+                _log.debug("load markets failed", error=str(error), attempt=attempt, retry_in=delay)
+                await self._time.sleep(delay)
+                attempt += 1
         rules = {}
         for symbol, market in markets.items():
             if market.get("spot", True) and market.get("active", True) is not False:

@@ -66,6 +66,9 @@ class ExchangeSettings(BaseModel):
     recv_window_ms: int = Field(5000, gt=0, le=60_000)
     reconnect_initial_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
+    start_attempts: int = Field(
+        4, ge=1, description="Tries at loading markets before a retryable error is given up"
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="Extra ccxt options")
 
     @field_validator("rate_limits")
