@@ -6,10 +6,8 @@ registry and deposit entries.  The HTTP layer (:mod:`hufimm.sim.mixin.app`) only
 requests into these methods; tests may call them directly (hooks such as
 :meth:`MixinWorld.inject_transfer`) when they play the outside world.
 
-Transactions are checked the way the kernel and the Safe API check them: decoded strictly,
-inputs owned by the caller, unspent and not locked by another request, amounts balanced, script
-outputs using ghost keys this world issued, and every input signature verified as an Ed25519
-signature under the input's one-time key.
+Transactions are decoded strictly and checked as the kernel checks them
+(:mod:`hufimm.sim.mixin.checks`).
 """
 
 from __future__ import annotations
@@ -25,34 +23,25 @@ from hufimm.core.rng import SeededRng
 from hufimm.core.timesource import TimeSource
 from hufimm.mixin.kernel import (
     FEE_USER_ID,
-    MAX_EXTRA,
-    MAX_INPUTS,
-    MAX_OUTPUTS,
-    MAX_REFERENCES,
-    OUTPUT_TYPE_SCRIPT,
-    OUTPUT_TYPE_WITHDRAWAL,
     KernelDecodeError,
-    Transaction,
     base_mult,
     decode_transaction,
     ghost_public_key,
-    is_valid_point,
     kernel_asset_id,
     members_hash,
     public_key,
     reduce_wide,
-    threshold_script,
     transaction_hash,
     unique_object_id,
-    verify,
+)
+from hufimm.sim.mixin.checks import (
+    check_outputs,
+    check_shape,
+    resolve_inputs,
+    verify_input_signatures,
 )
 from hufimm.sim.mixin.errors import (
     FORBIDDEN,
-    INPUT_LOCKED,
-    INSUFFICIENT_FEE,
-    INVALID_ADDRESS,
-    INVALID_OUTPUT_KEY,
-    INVALID_SIGNATURE,
     INVALID_TRACE,
     NOT_FOUND,
     RECEIVERS_INVALID,
@@ -573,63 +562,18 @@ class MixinWorld:
             tx = decode_transaction(raw)
         except KernelDecodeError as exc:
             raise invalid(f"raw transaction: {exc}") from None
-        if tx.signatures:
-            raise invalid("register the unsigned transaction")
+        check_shape(tx)
         asset = self._asset_by_kernel(tx.asset)
         if asset is None:
             raise invalid("unknown asset")
-        if not tx.inputs or len(tx.inputs) > MAX_INPUTS:
-            raise invalid("between 1 and 256 inputs")
-        if not tx.outputs or len(tx.outputs) > MAX_OUTPUTS:
-            raise invalid("between 1 and 256 outputs")
-        if len(tx.references) > MAX_REFERENCES:
-            raise invalid("too many references")
-        if len(tx.extra) > MAX_EXTRA:
-            raise invalid("extra is longer than 256 bytes")
-        input_ids = []
-        for item in tx.inputs:
-            output_id = self._by_position.get((item.hash.hex(), item.index))
-            if output_id is None:
-                raise invalid(f"input {item.hash.hex()}:{item.index} not found")
-            spent = self.outputs[output_id]
-            if spent.receivers != (caller,) or spent.threshold != 1:
-                raise SimError(FORBIDDEN, f"input {output_id} is not the caller's")
-            if spent.asset_id != asset.asset_id:
-                raise invalid(f"input {output_id} is another asset")
-            if spent.state != "unspent":
-                raise SimError(INPUT_LOCKED, f"input {output_id} is {spent.state}")
-            if (spent.locked_by and spent.locked_by != request_id) or output_id in reserved_here:
-                raise SimError(INPUT_LOCKED, f"input {output_id} is locked by another request")
-            if output_id in input_ids:
-                raise invalid(f"input {output_id} spent twice")
-            input_ids.append(output_id)
+        input_ids = resolve_inputs(
+            tx, caller, request_id, asset, self._by_position, self.outputs, reserved_here
+        )
         total_in = sum(self.outputs[i].units for i in input_ids)
         total_out = sum(o.amount for o in tx.outputs)
         if total_in != total_out:
             raise invalid(f"inputs {format_amount(total_in)} != outputs {format_amount(total_out)}")
-        seen_keys: set[bytes] = set()
-        for index, output in enumerate(tx.outputs):
-            if output.amount <= 0:
-                raise invalid(f"output {index} amount must be positive")
-            if output.type == OUTPUT_TYPE_WITHDRAWAL:
-                self._check_withdrawal(tx, index, asset)
-                continue
-            if output.type != OUTPUT_TYPE_SCRIPT or output.withdrawal is not None:
-                raise invalid(f"output {index} has an unsupported type")
-            script = output.script
-            if len(script) != 3 or not script.startswith(threshold_script(1)[:2]):
-                raise invalid(f"output {index} needs a threshold script")
-            if not 0 < script[2] <= len(output.keys):
-                raise invalid(f"output {index} threshold does not match its keys")
-            if not is_valid_point(output.mask):
-                raise SimError(INVALID_OUTPUT_KEY, f"output {index} mask is not a point")
-            for key in output.keys:
-                entry = self.ghosts.get(key)
-                if entry is None or entry.mask != output.mask:
-                    raise SimError(INVALID_OUTPUT_KEY, f"output {index} key was not issued here")
-                if entry.used_by or key in seen_keys:
-                    raise SimError(INVALID_OUTPUT_KEY, f"output {index} key is already used")
-                seen_keys.add(key)
+        check_outputs(tx, asset, self.ghosts)
         views = tuple(self.ghosts[self.outputs[i].keys[0]].view for i in input_ids)
         return SimRequest(
             request_id=request_id,
@@ -642,24 +586,6 @@ class MixinWorld:
             updated_at_ns=now,
             views=views,
         )
-
-    def _check_withdrawal(self, tx: Transaction, index: int, asset: SimAsset) -> None:
-        output = tx.outputs[index]
-        if index != 0:
-            raise invalid("a withdrawal output must come first")
-        if output.keys or output.script or output.mask != bytes(32) or output.withdrawal is None:
-            raise invalid("a withdrawal output has no keys, no script and a zero mask")
-        address = output.withdrawal.address
-        if not address.startswith("0x") or len(address) != 42:
-            raise SimError(INVALID_ADDRESS, f"bad address {address!r}")
-        if asset.fee_asset_id == asset.asset_id and asset.fee_units:
-            fee_paid = sum(
-                o.amount
-                for o in tx.outputs[1:]
-                if o.keys and (e := self.ghosts.get(o.keys[0])) and e.receivers == (FEE_USER_ID,)
-            )
-            if fee_paid < asset.fee_units:
-                raise SimError(INSUFFICIENT_FEE, "withdrawal fee output missing or too small")
 
     def submit(self, caller: str, items: list[dict[str, Any]]) -> list[SimRequest]:
         """``POST /safe/transactions``: verify signatures, spend inputs, make outputs."""
@@ -678,7 +604,8 @@ class MixinWorld:
             if request.state != "unspent":
                 results.append(request)  # resubmission: idempotent
                 continue
-            self._verify_signatures(request, signed)
+            keys = [self.outputs[output_id].keys[0] for output_id in request.input_ids]
+            verify_input_signatures(keys, bytes.fromhex(request.tx_hash), signed)
             request.signed_raw = raw
             now = self.clock.now()
             request.state = "signed"
@@ -691,18 +618,6 @@ class MixinWorld:
                 self._finalize(request)
             results.append(request)
         return results
-
-    def _verify_signatures(self, request: SimRequest, signed: Transaction) -> None:
-        if len(signed.signatures) != len(request.input_ids):
-            raise SimError(INVALID_SIGNATURE, "one signature map per input is required")
-        message = bytes.fromhex(request.tx_hash)
-        for position, (output_id, sigmap) in enumerate(
-            zip(request.input_ids, signed.signatures, strict=True)
-        ):
-            key = self.outputs[output_id].keys[0]
-            signature = sigmap.get(0)
-            if signature is None or not verify(key, message, signature):
-                raise SimError(INVALID_SIGNATURE, f"input {position}: invalid signature")
 
     def confirm_transactions(self) -> list[str]:
         """Finalize every signed transaction (with ``hold_confirmations``)."""
