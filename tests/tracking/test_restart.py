@@ -17,6 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from hufimm.core.metrics import Metrics
 from hufimm.core.rng import SeededRng
@@ -66,24 +67,42 @@ async def finish(process: asyncio.subprocess.Process) -> None:
     assert process.returncode == 0, stderr.decode()[-3000:]
 
 
-async def run(venue: SimExchange, db_url: str, kill_after: float | None) -> int:
-    """One run against ``venue``; with ``kill_after`` the first child is SIGKILLed that many
-    seconds in and a second one finishes the job.  Returns how many orders the first child
-    had recorded (0 without a kill)."""
-    time_source = RealTimeSource()
+def recorded_orders(db_url: str) -> int:
+    db = Database(db_url)
+    try:
+        return len(OrderTracker(db, RealTimeSource(), Metrics()).orders())
+    except OperationalError:  # the child has not created its tables yet
+        return 0
+    finally:
+        db.dispose()
+
+
+async def until_recorded(process: asyncio.subprocess.Process, db_url: str, orders: int) -> None:
+    """Wait until the child has recorded ``orders`` orders (or exited)."""
+
+    async def watch() -> None:
+        while recorded_orders(db_url) < orders and process.returncode is None:
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(watch(), 120)
+
+
+async def run(venue: SimExchange, db_url: str, kill_at: int | None) -> int:
+    """One run against ``venue``; with ``kill_at`` the first child is SIGKILLed once it has
+    recorded that many orders (a seeded moment in its work, not in wall-clock time, which a
+    loaded machine stretches) and a second one finishes the job.  Returns how many orders the
+    first child had recorded (0 without a kill)."""
     async with serving(venue) as server:
         urls = (server.base_url, f"ws://{server.host}:{server.port}")
-        if kill_after is None:
+        if kill_at is None:
             await finish(await child(db_url, urls, 0, place_for=6.0))
             return 0
         first = await child(db_url, urls, 0, place_for=60.0)
-        await time_source.sleep(kill_after)
+        await until_recorded(first, db_url, kill_at)
         first.send_signal(signal.SIGKILL)
         await first.wait()
         assert first.returncode == -signal.SIGKILL
-        db = Database(db_url)
-        recorded = len(OrderTracker(db, time_source, Metrics()).orders())
-        db.dispose()
+        recorded = recorded_orders(db_url)
         await finish(await child(db_url, urls, 1, place_for=3.0))
         return recorded
 
@@ -102,15 +121,15 @@ def verify(venue: SimExchange, db_url: str) -> dict[str, int]:
 
 @pytest.mark.slow
 async def test_a_killed_tracker_recovers_the_same_state_as_an_unkilled_one(tmp_path: Path) -> None:
-    kill_after = SeededRng(2026).uniform(3.5, 5.0)
+    kill_at = SeededRng(2026).randint(5, 12)
     control_venue = make_venue(RealTimeSource(), seed=31)
     control_url = f"sqlite:///{tmp_path / 'control.db'}"
-    await run(control_venue, control_url, kill_after=None)
+    await run(control_venue, control_url, kill_at=None)
     control = verify(control_venue, control_url)
 
     killed_venue = make_venue(RealTimeSource(), seed=31)
     killed_url = f"sqlite:///{tmp_path / 'killed.db'}"
-    before_kill = await run(killed_venue, killed_url, kill_after=kill_after)
+    before_kill = await run(killed_venue, killed_url, kill_at=kill_at)
     killed = verify(killed_venue, killed_url)
 
     assert before_kill > 3  # the kill landed mid-run, with orders in flight
