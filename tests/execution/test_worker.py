@@ -63,7 +63,9 @@ class World:
         return list(self.venue.engine.orders_of(ACCOUNT.name))
 
 
-def create(price: str, side: Side = Side.BUY, qty: str = "0.01") -> IntentDraft:
+def create(
+    price: str, side: Side = Side.BUY, qty: str = "0.01", *, post_only: bool = True
+) -> IntentDraft:
     return IntentDraft(
         "pool:test",
         IntentKind.CREATE_LIMIT_ORDER,
@@ -74,6 +76,7 @@ def create(price: str, side: Side = Side.BUY, qty: str = "0.01") -> IntentDraft:
         D(price),
         D(qty),
         mixin_order_id="pool-1",
+        post_only=post_only,
     )
 
 
@@ -148,6 +151,21 @@ def test_a_definitive_reject_fails_the_intent_with_the_venue_reason(world: World
     tracked = world.orders.order(crossing.client_order_id or "")
     assert tracked is not None and tracked.status is TrackedStatus.REJECTED
     assert all(o.status != "NEW" for o in world.venue_orders())
+
+
+def test_an_intent_that_is_not_post_only_takes_liquidity(world: World) -> None:
+    (taking,) = world.add(create("70000", post_only=False))  # the same crossing bid, on purpose
+    with world.db.read() as conn:
+        stored = IntentStore.get(conn, taking.intent_id)
+    assert stored is not None and stored.post_only is False
+    ticks(world)
+    assert world.intent(taking.intent_id).status in (IntentStatus.ACKED, IntentStatus.DONE)
+    tracked = world.orders.order(taking.client_order_id or "")
+    assert tracked is not None and tracked.status is TrackedStatus.FILLED
+    assert tracked.post_only is False
+    trades = world.venue.engine.account_trades(ACCOUNT.name, SYMBOL)
+    assert trades and all(not row.is_maker and row.order.side is Side.BUY for row in trades)
+    assert max(row.trade.price for row in trades) < D("70000")  # filled at the asks
 
 
 def test_timeout_after_acceptance_is_unknown_then_resolved_by_client_id(world: World) -> None:

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 
 from hufimm.core.metrics import Metrics
 from hufimm.core.rng import SeededRng
-from hufimm.core.timesource import VirtualTimeSource
+from hufimm.core.timesource import TimeSource, VirtualTimeSource
 from hufimm.hufi.auth import AuthPolicy, TokenStore, WalletSession
 from hufimm.hufi.joiner import KeyInspector
 from hufimm.hufi.launcher import CampaignLauncherClient
@@ -200,7 +200,7 @@ def service_settings(**overrides: Any) -> HufiSettings:
 def asgi_service(
     settings: HufiSettings,
     db: Database,
-    time: SteppingTime,
+    time: TimeSource,
     world: HufiWorld,
     metrics: Metrics,
     key_inspector: KeyInspector | None = None,

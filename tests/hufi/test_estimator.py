@@ -51,14 +51,14 @@ class Trader:
             self.emit(made, ts_ns)
         return made
 
-    def emit(self, made: SimTrade, now_ns: int) -> None:
+    def emit(self, made: SimTrade, now_ns: int, order_id: str | None = None) -> None:
         assert self._db is not None
         fill = Fill(
             exchange="mexc",
             account=self.account,
             symbol=made.symbol,
             trade_id=made.trade_id,
-            order_id=f"order-{made.trade_id}",
+            order_id=order_id or f"order-{made.trade_id}",
             client_order_id=None,
             side=made.side,
             price=made.price,
@@ -73,6 +73,21 @@ class Trader:
             append_event(
                 conn, "fill", f"mexc:{self.account}", FILL_EVENT, fill.to_payload(), now_ns
             )
+
+    def self_trade(self, ts_ns: int) -> tuple[SimTrade, SimTrade]:
+        """One trade between two orders of ours: a maker buy and a taker sell, one trade id."""
+        trade_id = f"{self.account}-{len(self.trades)}"
+        price, qty = Decimal("0.0312"), Decimal("1500")
+        cost = MONEY_CONTEXT.multiply(price, qty)
+        pair = (
+            SimTrade(trade_id, "HMT/USDT", Side.BUY, price, qty, cost, True, ts_ns),
+            SimTrade(trade_id, "HMT/USDT", Side.SELL, price, qty, cost, False, ts_ns),
+        )
+        for made in pair:
+            self._book.record_trade("mexc", self.account, made)
+            self.trades.append(made)
+            self.emit(made, ts_ns, order_id=f"order-{trade_id}-{made.side.value}")
+        return pair
 
     def random_between(self, since_ns: int, until_ns: int, count: int) -> None:
         for ts in sorted(self._rng.randint(since_ns, until_ns - 1) for _ in range(count)):
@@ -191,3 +206,45 @@ async def test_estimator_equals_the_simulated_oracle_exactly(db: Database) -> No
     await service.aclose()
     for other in others.values():
         await other.aclose()
+
+
+async def test_a_trade_with_ourselves_is_two_fills_and_both_count_like_at_the_oracle(
+    db: Database,
+) -> None:
+    time, book, world = in_process_world(seed=5)
+    book.add_account("mexc", "ours", eth_address="0x" + "cc" * 20)
+    book.issue_key("mexc", "ours", "key-ours", "secret-ours", ENROLMENT_PERMISSIONS)
+    start = time.time_ns() + HOUR_NS
+    campaign = new_campaign(
+        world.defaults,
+        name="self-trade",
+        chain_id=137,
+        type="MARKET_MAKING",
+        exchange_name="mexc",
+        symbol="HMT/USDT",
+        details={"daily_volume_target": Decimal(10_000)},
+        start_ns=start,
+        end_ns=start + DAY_NS,
+        fund_units=100 * 10**6,
+        created_ns=time.time_ns(),
+    )
+    world.add_campaigns([campaign])
+    metrics = Metrics()
+    service = asgi_service(service_settings(), db, time, world, metrics)
+    outbox = OutboxDispatcher(db, time, metrics, [service.estimator])
+    await service.sync.sync_once()
+    assert service.joiner is not None and service.reconciler is not None
+    assert dict(await service.joiner.run_once())[campaign.address].state == "joined"
+    ours = Trader(SeededRng(1), book, "ours", db)
+    maker, taker = ours.self_trade(start + HOUR_NS)
+    ours.emit(maker, start + HOUR_NS, order_id=f"order-{maker.trade_id}-buy")  # redelivered
+    outbox.dispatch_once()
+    with db.read() as conn:
+        (row,) = conn.execute(select(score_cycles)).all()
+    score, volume = oracle_scoring.measure([maker, taker])
+    assert (row.score, row.volume, row.fills) == (score, volume, 2)
+    assert (row.maker_cost, row.taker_sell_cost) == (maker.cost, taker.cost)
+    time.advance_to_ns(start + 2 * HOUR_NS)
+    (check,) = await service.reconciler.run_once()
+    assert check.our_score == check.oracle_score == score and check.score_diff == 0
+    await service.aclose()

@@ -93,11 +93,18 @@ def test_first_tick_places_the_ladder_and_an_unchanged_book_asks_for_nothing() -
         (IntentKind.CREATE_LIMIT_ORDER, Side.SELL, D("100.20")),
     ]
     assert all(d.mixin_order_id == "pool-1" and d.strategy_instance_id == "mm-1" for d in first)
+    assert all(d.post_only for d in first)
     orders = as_orders(first)
     # Not yet sent (still pending creates): nothing new.
     assert executor.decide(tick(T0 + NS_PER_SECOND, pending_creates=first)) == []
     # Live and unchanged, even at refresh time: nothing.
     assert executor.decide(tick(T0 + 31 * NS_PER_SECOND, orders)) == []
+
+
+def test_intents_carry_the_strategy_post_only_choice() -> None:
+    taking = replace(config().quoting, post_only=False)
+    drafts = Executor(config(quoting=taking)).decide(tick(T0))
+    assert drafts and not any(d.post_only for d in drafts)
 
 
 def test_only_moved_levels_are_replaced_and_only_at_refresh_time() -> None:

@@ -253,14 +253,14 @@ class ExecutionWorker(TickComponent):
                 price,
                 qty,
                 self._time.time_ns(),
-                post_only=True,
+                post_only=intent.post_only,
             )
 
         to = IntentStatus.SENT if frm is IntentStatus.NEW else frm
         if not self._settle(intent, frm, to, "sending", pending):
             return  # superseded meanwhile
         frm = to
-        request = OrderRequest(intent.symbol, side, price, qty, cid, post_only=True)
+        request = OrderRequest(intent.symbol, side, price, qty, cid, post_only=intent.post_only)
         try:
             order = await self._with_retries(lambda: self._connector.create_order(request))
         except ExchangeRejected as exc:

@@ -1,12 +1,13 @@
 """The score estimator: our fills, scored per campaign and cycle the way the oracle scores them.
 
 :class:`ScoreEstimator` is an outbox consumer of fill events.  Each fill on a market we make is
-kept once per matching campaign (``hufi_score_fills``, keyed by trade) if it falls inside the
-campaign's cycles, and — when we had joined before it happened — added to its cycle's totals
-(``hufi_score_cycles``: maker / taker-buy / taker-sell cost, volume, score).  Fills are kept even
-before we join, so when the joiner records ``joined_at`` the totals are rebuilt exactly from
-the stored fills (:func:`rebuild_scores`), whatever order the join and the fills arrived in.
-Everything runs in the receipt's transaction: an event's effect happens exactly once.
+kept once per matching campaign (``hufi_score_fills``, keyed by trade and order) if it falls
+inside the campaign's cycles, and — when we had joined before it happened — added to its
+cycle's totals (``hufi_score_cycles``: maker / taker-buy / taker-sell cost, volume, score).
+Fills are kept even before we join, so when the joiner records ``joined_at`` the totals are
+rebuilt exactly from the stored fills (:func:`rebuild_scores`), whatever order the join and
+the fills arrived in.  Everything runs in the receipt's transaction: an event's effect happens
+exactly once.
 """
 
 from __future__ import annotations
@@ -213,7 +214,9 @@ class ScoreEstimator:
             {
                 "chain_id": campaign.chain_id,
                 "address": campaign.address,
-                "trade_key": f"{fill.exchange}:{fill.symbol}:{fill.trade_id}",
+                # A trade has one fill per order in it: both of ours when we trade with
+                # ourselves, and the oracle's trade history counts both.
+                "trade_key": f"{fill.exchange}:{fill.symbol}:{fill.trade_id}:{fill.order_id}",
                 "cycle": cycle,
                 "ts_ns": fill.ts_ns,
                 "side": fill.side.value,

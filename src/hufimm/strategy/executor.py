@@ -156,6 +156,7 @@ class Executor:
             target_client_order_id=target,
             mixin_order_id=c.pool_id,
             reason=reason,
+            post_only=c.quoting.post_only,
         )
 
     def _cancel(self, order: LiveOrder, reason: str, pending: frozenset[str]) -> list[IntentDraft]:

@@ -91,6 +91,7 @@ class IntentDraft:
     target_client_order_id: str | None = None
     mixin_order_id: str | None = None
     reason: str | None = None
+    post_only: bool = True  # a maker-only order unless a strategy deliberately takes
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +113,7 @@ class Intent:
     reason: str | None
     created_at: int
     updated_at: int
+    post_only: bool = True
 
 
 def _row_to_intent(row: Any) -> Intent:
@@ -133,6 +135,7 @@ def _row_to_intent(row: Any) -> Intent:
         reason=row.reason,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        post_only=bool(row.post_only),
     )
 
 
@@ -236,6 +239,7 @@ class IntentStore:
                 reason=draft.reason,
                 created_at=now,
                 updated_at=now,
+                post_only=draft.post_only,
             )
             created.append(intent)
             rows.append(
@@ -257,6 +261,7 @@ class IntentStore:
                     "reason": intent.reason,
                     "created_at": now,
                     "updated_at": now,
+                    "post_only": draft.post_only,
                 }
             )
             log.append(

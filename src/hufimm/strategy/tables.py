@@ -26,6 +26,8 @@ intents = sa.Table(
     sa.Column("reason", sa.Text()),
     sa.Column("created_at", sa.BigInteger(), nullable=False),
     sa.Column("updated_at", sa.BigInteger(), nullable=False),
+    # False only for an order meant to take liquidity (strategy_0002).
+    sa.Column("post_only", sa.Boolean(), nullable=False, server_default=sa.true()),
     sa.UniqueConstraint("strategy_instance_id", "seq", name="uq_intents_instance_seq"),
 )
 

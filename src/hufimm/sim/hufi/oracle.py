@@ -24,7 +24,7 @@ from hufimm.core.ids import IdFactory
 from hufimm.core.money import MONEY_CONTEXT, from_units, to_units
 from hufimm.core.money import Rounding as MoneyRounding
 from hufimm.core.rng import SeededRng
-from hufimm.core.timesource import NS_PER_SECOND, TimeSource
+from hufimm.core.timesource import NS_PER_MS, NS_PER_SECOND, TimeSource
 from hufimm.sim.hufi import scoring
 from hufimm.sim.hufi.campaigns import (
     DAY_NS,
@@ -418,7 +418,9 @@ class RecordingOracle:
                 "Campaign has reached the maximum number of participants. "
                 f"Total: {len(stored.participants)}",
             )
-        stored.participants.append(Participation(user.id, now))
+        # The real oracle keeps joined_at as a JS Date: millisecond precision, which is also
+        # all that check-join-status reports, so that is the instant trades count from.
+        stored.participants.append(Participation(user.id, now // NS_PER_MS * NS_PER_MS))
         return stored.id
 
     def _check_join_key(self, user: User, campaign: SimCampaign) -> None:
