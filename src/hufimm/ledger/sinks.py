@@ -45,11 +45,12 @@ def _insert(table: Table, marker: str, rows: int = 1) -> str:
     return f"INSERT INTO {table.name} ({_columns(table)}) VALUES {values}"
 
 
-def _upsert(table: Table, marker: str, keys: tuple[str, ...]) -> str:
+def _upsert(table: Table, marker: str, keys: tuple[str, ...], rows: int = 1) -> str:
     updates = ", ".join(
         f"{c.name} = excluded.{c.name}" for c in table.columns if c.name not in keys
     )
-    return f"{_insert(table, marker)} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+    insert = _insert(table, marker, rows)
+    return f"{insert} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
 
 
 _BALANCE_KEY = ("owner", "asset_id")
@@ -57,17 +58,23 @@ _LOCK_KEY = ("order_id", "asset_id")
 
 
 #: Rows per multi-row ``INSERT`` on SQLite (13 columns x 64 rows stays far below its 32,766
-#: parameters); one statement per block costs SQLite a fraction of a statement per row.
+#: parameters).  One statement per block costs SQLite a fraction of a statement per row, and the
+#: writer thread gives up and retakes the GIL once per block instead of once per row.
 SQLITE_BLOCK = 64
 
 
-class _SqliteAppend:
-    """Appends rows to one table: blocks of :data:`SQLITE_BLOCK` rows per statement, the rest
-    through ``executemany`` (both statements stay in sqlite3's statement cache)."""
+class _SqliteRows:
+    """Writes rows to one table: blocks of :data:`SQLITE_BLOCK` rows per statement, the rest
+    through ``executemany`` (both statements stay in sqlite3's statement cache).  With ``keys``
+    a row whose key exists replaces that row's other columns (the read model)."""
 
-    def __init__(self, table: Table) -> None:
-        self._block = _insert(table, "?", SQLITE_BLOCK)
-        self._single = _insert(table, "?")
+    def __init__(self, table: Table, keys: tuple[str, ...] = ()) -> None:
+        if keys:
+            self._block = _upsert(table, "?", keys, SQLITE_BLOCK)
+            self._single = _upsert(table, "?", keys)
+        else:
+            self._block = _insert(table, "?", SQLITE_BLOCK)
+            self._single = _insert(table, "?")
 
     def write(self, cursor: Any, rows: list[Row]) -> None:
         block = SQLITE_BLOCK
@@ -79,26 +86,23 @@ class _SqliteAppend:
 
 
 class SqliteSink:
-    """Multi-row inserts and ``executemany`` (sqlite3 caches the compiled statements)."""
+    """Multi-row statements through the raw sqlite3 cursor."""
 
-    _JOURNALS = _SqliteAppend(journals)
-    _ENTRIES = _SqliteAppend(entries)
-    _SHARES = _insert(share_entries, "?")
-    _BALANCES = _upsert(balances, "?", _BALANCE_KEY)
-    _LOCKS = _upsert(locks, "?", _LOCK_KEY)
+    _TABLES = (
+        ("journals", _SqliteRows(journals)),
+        ("entries", _SqliteRows(entries)),
+        ("share_entries", _SqliteRows(share_entries)),
+        ("balances", _SqliteRows(balances, _BALANCE_KEY)),
+        ("locks", _SqliteRows(locks, _LOCK_KEY)),
+    )
 
     def write(self, conn: Connection, rows: BatchRows) -> None:
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
-            self._JOURNALS.write(cursor, rows.journals)
-            if rows.entries:
-                self._ENTRIES.write(cursor, rows.entries)
-            if rows.share_entries:
-                cursor.executemany(self._SHARES, rows.share_entries)
-            if rows.balances:
-                cursor.executemany(self._BALANCES, rows.balances)
-            if rows.locks:
-                cursor.executemany(self._LOCKS, rows.locks)
+            for name, writer in self._TABLES:
+                table_rows = getattr(rows, name)
+                if table_rows:
+                    writer.write(cursor, table_rows)
         finally:
             cursor.close()
 
