@@ -1,10 +1,11 @@
 """Writing one batch's rows in one round of bulk statements, per backend.
 
-The writer builds plain tuples (ids assigned, amounts already rendered as decimal text, which
-both backends take for their exact-integer columns) and hands them to a sink that talks to the
-DBAPI connection underneath the SQLAlchemy transaction: SQLite gets ``executemany`` of prepared
-statements, PostgreSQL gets ``COPY`` for the append-only tables and one array ``INSERT ... ON
-CONFLICT`` per read-model table.  No SQLAlchemy statement is compiled on this path.
+The writer builds plain tuples (ids assigned; amounts as ints, or as decimal text where SQLite's
+64-bit integers cannot hold them, which both backends store exactly in their exact-integer
+columns) and hands them to a sink that talks to the DBAPI connection underneath the SQLAlchemy
+transaction: SQLite gets multi-row ``INSERT`` (and upsert) statements, PostgreSQL gets ``COPY``
+for the append-only tables and one array ``INSERT ... ON CONFLICT`` per read-model table.  No
+SQLAlchemy statement is compiled on this path.
 """
 
 from __future__ import annotations
