@@ -73,6 +73,40 @@ def test_amounts_of_10_24_units_and_sums_beyond_2_63_are_exact(harness: Harness)
         assert int(big) == TEN_24 + 3
 
 
+def test_a_batch_of_several_statement_blocks_stores_every_amount_as_exact_text(
+    harness: Harness,
+) -> None:
+    # More rows than SQLite's multi-row statements take at once, plus a remainder, in one batch;
+    # small amounts are bound as integers there and must land as the same decimal text.
+    amounts = [OVER_INT64 if i % 50 == 7 else i + 1 for i in range(150)]
+    outcomes = harness.submit_all(
+        [
+            DepositCredit(idempotency_key=f"many-{i}", owner=f"u{i % 70}", asset_id="A", amount=a)
+            for i, a in enumerate(amounts)
+        ]
+    )
+    assert all(isinstance(out, Applied) for out in outcomes)
+    for k in range(70):
+        expected = sum(a for i, a in enumerate(amounts) if i % 70 == k)
+        assert harness.ledger.balance(f"u{k}", "A").available == expected
+    assert harness.ledger.balance("custody:mixin", "A").available == -sum(amounts)
+    with harness.db.read() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM ledger_entries")).scalar_one() == 300
+        if harness.db.is_sqlite:
+            not_text = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM ledger_entries WHERE typeof(amount) != 'text'"
+                    " OR typeof(available_after) != 'text' OR typeof(locked_after) != 'text'"
+                )
+            ).scalar_one()
+            assert not_text == 0
+            stored = conn.execute(
+                sa.text("SELECT amount FROM ledger_entries WHERE amount LIKE '-%' LIMIT 1")
+            ).scalar_one()
+            assert stored.startswith("-") and stored.lstrip("-").isdigit()
+    harness.check()
+
+
 @pytest.mark.parametrize(
     ("table", "change"),
     [

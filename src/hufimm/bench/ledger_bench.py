@@ -12,6 +12,10 @@ afterwards; ``--pg-dsn`` / ``HUFIMM_BENCH_PG_DSN``, default the local test serve
   balance, insert the journal and its entries, update both balances) on tables of its own;
 - to read the others by: how long one durable commit of a single row takes on this machine.
 
+Every ledger case also reports the CPU time this process spent per command (all threads): on a
+shared machine it moves far less with the neighbours' load than commands/s does, so it is the
+figure to compare two versions by.
+
 The workload is deposits to 10,000 users (two postings each) unless said otherwise.  The machine
 is shared, so figures move between runs; the JSON output keeps them with the platform.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -109,7 +114,13 @@ async def _drive(ledger: Ledger, case: Case, prefix: str) -> list[float]:
     return latencies
 
 
-async def _ledger_case(db: Database, case: Case, prefix: str) -> tuple[float, list[float]]:
+def _process_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _ledger_case(db: Database, case: Case, prefix: str) -> tuple[float, list[float], float]:
+    """Commands/s, each command's latency (ms) and this process's CPU µs per command."""
     ledger = Ledger(db, RealTimeSource())
     await ledger.start()
     try:
@@ -120,11 +131,13 @@ async def _ledger_case(db: Database, case: Case, prefix: str) -> tuple[float, li
                 )
             )
         watch = Stopwatch()
+        cpu_before = _process_cpu_s()
         latencies = await _drive(ledger, case, prefix)
         seconds = watch.elapsed_ns() / 1e9
+        cpu = _process_cpu_s() - cpu_before
     finally:
         await ledger.stop()
-    return len(latencies) / seconds, latencies
+    return len(latencies) / seconds, latencies, cpu * 1e6 / len(latencies)
 
 
 # ------------------------------------------------------------------ the naive design
@@ -302,8 +315,11 @@ def run(options: BenchOptions) -> list[Figure]:
                 )
             )
             for i, case in enumerate(cases):
-                rate, latencies = asyncio.run(_ledger_case(db, case, f"c{i}"))
+                rate, latencies, cpu = asyncio.run(_ledger_case(db, case, f"c{i}"))
                 figures.extend(_figures(backend, case.name, rate, latencies))
+                figures.append(
+                    Figure("ledger", f"{backend}, {case.name}", "process CPU", cpu, "µs/command")
+                )
             rate, latencies = _naive_case(db, naive_commands)
             figures.extend(
                 _figures(

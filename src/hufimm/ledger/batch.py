@@ -45,6 +45,9 @@ _APPLIED = "applied"
 _REJECTED = "rejected"
 _MINT = ShareKind.MINT.value
 _BURN = ShareKind.BURN.value
+#: Builds a named tuple without its ``__new__`` wrapper (one ``Balance`` per touched account).
+_new_tuple = tuple.__new__
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +234,10 @@ class BatchWriter:
         rows = BatchRows()
         journal_rows, entry_rows = rows.journals, rows.entries
         accounts = state.accounts
+        # Entries carry ints: COPY renders them on PostgreSQL, and SQLite turns a bound integer
+        # into the same decimal text its exact-integer (TEXT) columns hold; only values beyond
+        # its 64 bits are rendered here.
+        text = self._db.is_sqlite
         dirty_accounts: dict[AccountKey, None] = {}
         dirty_locks: dict[tuple[str, str], str] = {}
         results: list[Result] = []
@@ -301,6 +308,14 @@ class BatchWriter:
             for owner, asset_id, order_id, amount, leg_type in legs:
                 live = accounts[(owner, asset_id)]
                 assert live is not None
+                available, locked = live
+                if text:  # str() only for what SQLite's 64-bit integers cannot hold
+                    if not _INT64_MIN <= amount <= _INT64_MAX:
+                        amount = str(amount)  # type: ignore[assignment]
+                    if not _INT64_MIN <= available <= _INT64_MAX:
+                        available = str(available)  # type: ignore[assignment]
+                    if not _INT64_MIN <= locked <= _INT64_MAX:
+                        locked = str(locked)  # type: ignore[assignment]
                 entry_rows.append(
                     (
                         next_entry,
@@ -308,10 +323,10 @@ class BatchWriter:
                         owner,
                         asset_id,
                         order_id,
-                        str(amount),
+                        amount,
                         leg_type,
-                        str(live[0]),
-                        str(live[1]),
+                        available,
+                        locked,
                     )
                 )
                 next_entry += 1
@@ -320,9 +335,7 @@ class BatchWriter:
             balances_after = []
             for account in touched:
                 dirty_accounts[account] = None
-                live = accounts[account]
-                assert live is not None
-                balances_after.append(Balance(account[0], account[1], live[0], live[1]))
+                balances_after.append(_new_tuple(Balance, (*account, *accounts[account])))  # type: ignore[misc]
             minted, burned = (
                 (0, 0)
                 if decision.mint is None and decision.burn is None
