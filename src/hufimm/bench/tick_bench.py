@@ -185,7 +185,7 @@ async def _run_ticks(
         next_tick = (time_source.time_ns() // clock.tick_ns + 1) * clock.tick_ns
         for n in range(WARMUP_TICKS + ticks):
             await time_source.sleep((next_tick - time_source.time_ns()) / NS_PER_SECOND)
-            spent = {phase: 0 for phase in Phase}
+            spent = dict.fromkeys(Phase, 0)
             for component in clock.components:
                 watch = Stopwatch()
                 await component.on_tick(next_tick)
@@ -256,4 +256,3 @@ def run(options: BenchOptions) -> list[Figure]:
 def _remove(db_path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-

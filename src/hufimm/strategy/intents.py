@@ -151,6 +151,15 @@ _WITH_STATUS = (
     .limit(bindparam("limit"))
 )
 _INSERT_INTENT = insert(intents)
+_GET_COUNTER = select(strategy_counters.c.next_seq).where(
+    strategy_counters.c.strategy_instance_id == bindparam("instance")
+)
+_INSERT_COUNTER = insert(strategy_counters)
+_SET_COUNTER = (
+    update(strategy_counters)
+    .where(strategy_counters.c.strategy_instance_id == bindparam("b_instance"))
+    .values(next_seq=bindparam("b_next"))
+)
 _INSERT_TRANSITION = insert(intent_transitions)
 _SET_STATUS = (
     update(intents)
@@ -167,27 +176,25 @@ class IntentStore:
         self._prefix = client_id_prefix
         self._next_seq: dict[str, int] = {}
 
-    def _allocate(self, conn: Connection, instance: str, count: int) -> int:
-        """Reserve ``count`` sequence numbers for ``instance``; returns the first."""
-        first = self._next_seq.get(instance)
-        if first is None:
-            stored = conn.execute(
-                select(strategy_counters.c.next_seq).where(
-                    strategy_counters.c.strategy_instance_id == instance
-                )
-            ).scalar()
-            if stored is None:
-                conn.execute(
-                    insert(strategy_counters).values(strategy_instance_id=instance, next_seq=1)
-                )
-                stored = 1
-            first = int(stored)
+    def _allocate(self, conn: Connection, counts: dict[str, int]) -> dict[str, int]:
+        """Reserve ``counts[instance]`` sequence numbers per instance (one counter write for
+        all of them); returns each instance's first."""
+        first: dict[str, int] = {}
+        for instance in counts:
+            cached = self._next_seq.get(instance)
+            if cached is None:
+                stored = conn.execute(_GET_COUNTER, {"instance": instance}).scalar()
+                if stored is None:
+                    conn.execute(_INSERT_COUNTER, {"strategy_instance_id": instance, "next_seq": 1})
+                    stored = 1
+                cached = int(stored)
+            first[instance] = cached
         conn.execute(
-            update(strategy_counters)
-            .where(strategy_counters.c.strategy_instance_id == instance)
-            .values(next_seq=first + count)
+            _SET_COUNTER,
+            [{"b_instance": i, "b_next": first[i] + n} for i, n in counts.items()],
         )
-        self._next_seq[instance] = first + count
+        for instance, n in counts.items():
+            self._next_seq[instance] = first[instance] + n
         return first
 
     def forget_cache(self) -> None:
@@ -205,7 +212,7 @@ class IntentStore:
             by_instance[draft.strategy_instance_id] = (
                 by_instance.get(draft.strategy_instance_id, 0) + 1
             )
-        next_of = {inst: self._allocate(conn, inst, n) for inst, n in by_instance.items()}
+        next_of = self._allocate(conn, by_instance)
         created: list[Intent] = []
         rows: list[dict[str, Any]] = []
         log: list[dict[str, Any]] = []

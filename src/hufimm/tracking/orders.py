@@ -21,7 +21,7 @@ order resets it.  Until declared lost its quantity counts as exposure.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -81,6 +81,9 @@ _MUTABLE = (
 
 # Built once: these run for every stream event.
 _BY_CLIENT_ID = select(tracking_orders).where(_O.client_order_id == bindparam("cid"))
+_BY_CLIENT_IDS = select(tracking_orders).where(
+    _O.client_order_id.in_(bindparam("cids", expanding=True))
+)
 _BY_VENUE_ID = select(tracking_orders).where(
     _O.exchange == bindparam("exchange"),
     _O.symbol == bindparam("symbol"),
@@ -653,6 +656,14 @@ class OrderTracker:
             with self._db.read() as c:
                 data = self._load(c, client_order_id)
         return None if data is None else _to_order(data)
+
+    def orders_by_client_id(self, client_order_ids: Collection[str]) -> dict[str, TrackedOrder]:
+        """The tracked orders among ``client_order_ids`` (one query), by client id."""
+        if not client_order_ids:
+            return {}
+        with self._db.read() as c:
+            rows = c.execute(_BY_CLIENT_IDS, {"cids": list(client_order_ids)}).all()
+        return {r.client_order_id: _to_order(_row_dict(r)) for r in rows}
 
     def open_orders(
         self,
