@@ -92,7 +92,10 @@ async def build_engine(
     quotes) until the first reconciliation has compared the venue with what we recorded.
     """
     log = get_logger("engine")
-    orders = OrderTracker(db, time_source, metrics, tracking.lost, tracking.client_id_prefix)
+    # The engine is the only writer of its orders' rows: its tracker keeps the live ones.
+    orders = OrderTracker(
+        db, time_source, metrics, tracking.lost, tracking.client_id_prefix, cache=True
+    )
     intents = IntentStore(ids, tracking.client_id_prefix)
     store = PoolStore(db, time_source)
     symbols: dict[tuple[str, str], list[str]] = defaultdict(list)

@@ -1,7 +1,8 @@
 """The per-account read caches of the trackers agree with their tables.
 
-Market health verdicts (cached by the reconciler, their only writer) and venue balances (cached
-by the account's balance tracker, their only writer) are read every tick by the executors; the
+Market health verdicts (cached by the reconciler, their only writer), venue balances (cached by
+the account's balance tracker, their only writer) and live order rows (cached by the engine's
+order tracker, their only writer) are read every tick by the executors; the
 copies must show exactly what is committed: after each write, after a rolled-back write, and
 in a fresh process (a restart reads the table, not a copy).
 """
@@ -11,15 +12,24 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import Connection
 
 from hufimm.core.metrics import Metrics
 from hufimm.core.rng import SeededRng
 from hufimm.core.timesource import VirtualTimeSource
 from hufimm.core.vloop import run_virtual
-from hufimm.market import Balance, OrderRequest, Side
+from hufimm.market import Balance, Order, OrderRequest, OrderStatus, Side
 from hufimm.sim.exchange import SimAccount, SimConnector, SimExchange, build_exchange
 from hufimm.store.db import Database
-from hufimm.tracking import AccountTrackers, BalanceTracker, MarketHealthBoard, TrackingSettings
+from hufimm.tracking import (
+    AccountTrackers,
+    BalanceTracker,
+    MarketHealthBoard,
+    OrderTracker,
+    TrackedOrder,
+    TrackedStatus,
+    TrackingSettings,
+)
 
 SYMBOLS = ["BTC/USDT", "ETH/USDT"]
 MM = SimAccount(
@@ -126,3 +136,84 @@ def test_balance_cache_agrees_with_the_table_after_writes_and_a_rollback(
     assert BalanceTracker(db, time_source, cache=True).balances("simex", "mm") == (
         uncached.balances("simex", "mm")
     )
+
+
+# ---------------------------------------------------------------------- live order rows
+
+
+def _record(t: OrderTracker, conn: Connection, cid: str, price: str = "100") -> None:
+    t.record_pending(conn, f"i-{cid}", cid, "simex", "mm", "BTC/USDT", Side.BUY, D(price), D(1))
+
+
+def _venue(cid: str, status: OrderStatus, filled: str = "0") -> Order:
+    return Order(
+        "BTC/USDT",
+        f"v-{cid}",
+        cid,
+        Side.BUY,
+        D(100),
+        D(1),
+        D(filled),
+        D(filled) * 100,
+        status,
+        False,
+        1,
+        2,
+    )
+
+
+def _live(t: OrderTracker) -> list[TrackedOrder]:
+    return t.open_orders("simex", "mm")
+
+
+def test_live_order_cache_holds_only_committed_rows_and_survives_a_restart(
+    db: Database, time_source: VirtualTimeSource
+) -> None:
+    cached = OrderTracker(db, time_source, Metrics(), cache=True)
+    table = OrderTracker(db, time_source, Metrics())  # reads the table every time
+    assert _live(cached) == _live(table) == []
+    with db.begin() as conn:
+        _record(cached, conn, "hm-a")
+        # Read-your-writes inside the transaction: the ack finds the row just recorded.
+        assert cached.apply_order("simex", "mm", _venue("hm-a", OrderStatus.NEW), conn=conn)
+    assert _live(cached) == _live(table)
+    assert [o.status for o in _live(cached)] == [TrackedStatus.OPEN]
+
+    def rolled_back() -> None:
+        with db.begin() as conn:
+            _record(cached, conn, "hm-b")
+            cached.apply_order("simex", "mm", _venue("hm-a", OrderStatus.CANCELED), conn=conn)
+            raise RuntimeError("the transaction fails after the writes")
+
+    with pytest.raises(RuntimeError):
+        rolled_back()
+    assert _live(cached) == _live(table)
+    assert [(o.client_order_id, o.status) for o in _live(cached)] == [("hm-a", TrackedStatus.OPEN)]
+    assert cached.order("hm-b") is None and cached.order("hm-a") == table.order("hm-a")
+    # Writes in their own transactions: a partial fill, then a cancel takes it off the book.
+    cached.apply_order("simex", "mm", _venue("hm-a", OrderStatus.PARTIALLY_FILLED, "0.4"))
+    assert _live(cached) == _live(table) and _live(cached)[0].filled_qty == D("0.4")
+    with db.begin() as conn:
+        _record(cached, conn, "hm-c", "99")
+    cached.request_cancel("hm-a")
+    cached.apply_order("simex", "mm", _venue("hm-a", OrderStatus.CANCELED, "0.4"))
+    assert _live(cached) == _live(table)
+    assert [o.client_order_id for o in _live(cached)] == ["hm-c"]
+    assert cached.order("hm-a") == table.order("hm-a")
+    assert cached.open_orders("simex", "mm", "ETH/USDT") == []
+    # A restart starts from the table.
+    assert _live(OrderTracker(db, time_source, Metrics(), cache=True)) == _live(table)
+
+
+def test_a_write_outside_database_begin_turns_the_cache_off(
+    db: Database, time_source: VirtualTimeSource
+) -> None:
+    cached = OrderTracker(db, time_source, Metrics(), cache=True)
+    table = OrderTracker(db, time_source, Metrics())
+    with db.begin() as conn:
+        _record(cached, conn, "hm-a")
+    assert _live(cached) == _live(table)
+    # A raw connection's commit cannot be observed: the tracker stops trusting its copy.
+    with db.engine.begin() as raw:
+        cached.apply_order("simex", "mm", _venue("hm-a", OrderStatus.CANCELED), conn=raw)
+    assert _live(cached) == _live(table) == []

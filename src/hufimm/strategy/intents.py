@@ -151,6 +151,8 @@ _WITH_STATUS = (
     .limit(bindparam("limit"))
 )
 _INSERT_INTENT = insert(intents)
+_BY_ID = select(intents).where(intents.c.intent_id == bindparam("intent_id"))
+_BY_CLIENT_ID = select(intents).where(intents.c.client_order_id == bindparam("cid"))
 _GET_COUNTER = select(strategy_counters.c.next_seq).where(
     strategy_counters.c.strategy_instance_id == bindparam("instance")
 )
@@ -318,14 +320,12 @@ class IntentStore:
     # ------------------------------------------------------------------ reads
     @staticmethod
     def get(conn: Connection, intent_id: str) -> Intent | None:
-        row = conn.execute(select(intents).where(intents.c.intent_id == intent_id)).first()
+        row = conn.execute(_BY_ID, {"intent_id": intent_id}).first()
         return None if row is None else _row_to_intent(row)
 
     @staticmethod
     def by_client_order_id(conn: Connection, client_order_id: str) -> Intent | None:
-        row = conn.execute(
-            select(intents).where(intents.c.client_order_id == client_order_id)
-        ).first()
+        row = conn.execute(_BY_CLIENT_ID, {"cid": client_order_id}).first()
         return None if row is None else _row_to_intent(row)
 
     @staticmethod
