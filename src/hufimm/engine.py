@@ -96,7 +96,7 @@ async def build_engine(
     orders = OrderTracker(
         db, time_source, metrics, tracking.lost, tracking.client_id_prefix, cache=True
     )
-    intents = IntentStore(ids, tracking.client_id_prefix)
+    intents = IntentStore(ids, tracking.client_id_prefix, cache=True)  # the only intent writer
     store = PoolStore(db, time_source)
     symbols: dict[tuple[str, str], list[str]] = defaultdict(list)
     for pool in pools:

@@ -142,10 +142,9 @@ class ExecutionWorker(TickComponent):
 
     async def on_tick(self, ts: int) -> None:
         await self._resolve_unknown()
-        with self._db.read() as conn:
-            new = IntentStore.with_status(
-                conn, [IntentStatus.NEW], self.exchange, self.account, limit=self._batch
-            )
+        new = self._intents.unfinished(
+            self._db, [IntentStatus.NEW], self.exchange, self.account, limit=self._batch
+        )
         by_market: dict[str, list[Intent]] = {}
         for intent in sorted(
             new, key=lambda i: (_PRIORITY[i.kind], i.created_at, i.strategy_instance_id, i.seq)
@@ -480,10 +479,9 @@ class ExecutionWorker(TickComponent):
     # ------------------------------------------------------------------ resolution
     async def _resolve_unknown(self) -> None:
         now = self._time.time_ns()
-        with self._db.read() as conn:
-            unknown = IntentStore.with_status(
-                conn, [IntentStatus.UNKNOWN], self.exchange, self.account
-            )
+        unknown = self._intents.unfinished(
+            self._db, [IntentStatus.UNKNOWN], self.exchange, self.account
+        )
         self._unknown = len(unknown)
         self._m_unknown.set(self._unknown)
         for intent in unknown:
@@ -507,8 +505,9 @@ class ExecutionWorker(TickComponent):
         """ACKED intents are DONE once nothing more will happen: a cancel at once, a create
         when its order is no longer live on the venue (one read of the live orders)."""
         now = self._time.time_ns()
-        with self._db.read() as conn:
-            acked = IntentStore.with_status(conn, [IntentStatus.ACKED], self.exchange, self.account)
+        acked = self._intents.unfinished(
+            self._db, [IntentStatus.ACKED], self.exchange, self.account
+        )
         if acked:
             live = {
                 o.client_order_id for o in self._orders.open_orders(self.exchange, self.account)

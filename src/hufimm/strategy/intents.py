@@ -14,9 +14,10 @@ Status machine (every transition is logged with its time and reason)::
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from hufimm.core.ids import IdFactory
 from hufimm.core.money import to_decimal
 from hufimm.market.types import Side
+from hufimm.store.db import Database
 from hufimm.strategy.tables import intent_transitions, intents, strategy_counters
 
 #: Default prefix of every client order id we send; reconciliation recognises our orders by it
@@ -173,10 +175,16 @@ _SET_STATUS = (
 class IntentStore:
     """Writes and reads intents; every write takes the caller's connection (one transaction)."""
 
-    def __init__(self, ids: IdFactory, client_id_prefix: str = CLIENT_ID_PREFIX) -> None:
+    def __init__(
+        self, ids: IdFactory, client_id_prefix: str = CLIENT_ID_PREFIX, *, cache: bool = False
+    ) -> None:
         self._ids = ids
         self._prefix = client_id_prefix
         self._next_seq: dict[str, int] = {}
+        # Write-through copy of every intent not DONE yet (see ``unfinished``), for the single
+        # writer of the intents table only; None until first read (or when turned off).
+        self._cache = cache
+        self._unfinished: dict[str, Intent] | None = None
 
     def _allocate(self, conn: Connection, counts: dict[str, int]) -> dict[str, int]:
         """Reserve ``counts[instance]`` sequence numbers per instance (one counter write for
@@ -279,6 +287,9 @@ class IntentStore:
             )
         conn.execute(_INSERT_INTENT, rows)
         conn.execute(_INSERT_TRANSITION, log)
+        self._after_commit(
+            conn, lambda unfinished: unfinished.update((i.intent_id, i) for i in created)
+        )
         return created
 
     def transition(
@@ -315,7 +326,60 @@ class IntentStore:
                 "reason": reason,
             },
         )
+
+        def moved_to(unfinished: dict[str, Intent]) -> None:
+            intent = unfinished.pop(intent_id, None)
+            if intent is not None and to_status is not IntentStatus.DONE:
+                unfinished[intent_id] = dataclasses.replace(
+                    intent, status=to_status, reason=reason, updated_at=now
+                )
+
+        self._after_commit(conn, moved_to)
         return True
+
+    def _after_commit(self, conn: Connection, change: Callable[[dict[str, Intent]], None]) -> None:
+        """Apply ``change`` to the copy of unfinished intents once ``conn`` commits."""
+        if not self._cache:
+            return
+        if not Database.after_commit(conn, lambda: self._apply(change)):
+            self._cache, self._unfinished = False, None  # a commit we cannot see: stop trusting
+
+    def _apply(self, change: Callable[[dict[str, Intent]], None]) -> None:
+        if self._unfinished is not None:
+            change(self._unfinished)
+
+    def unfinished(
+        self,
+        db: Database,
+        statuses: Iterable[IntentStatus],
+        exchange: str | None = None,
+        account: str | None = None,
+        symbol: str | None = None,
+        limit: int | None = None,
+    ) -> list[Intent]:
+        """:meth:`with_status` for statuses other than DONE, read from the copy this store keeps
+        (one read of the table the first time) when it caches, else from the table."""
+        wanted = frozenset(statuses)
+        if not self._cache or IntentStatus.DONE in wanted:
+            with db.read() as conn:
+                return self.with_status(conn, wanted, exchange, account, symbol, limit)
+        if self._unfinished is None:
+            open_statuses = [s for s in IntentStatus if s is not IntentStatus.DONE]
+            with db.read() as conn:
+                loaded = self.with_status(conn, open_statuses)
+            self._unfinished = {i.intent_id: i for i in loaded}
+        found = sorted(
+            (
+                i
+                for i in self._unfinished.values()
+                if i.status in wanted
+                and (exchange is None or i.exchange == exchange)
+                and (account is None or i.account == account)
+                and (symbol is None or i.symbol == symbol)
+            ),
+            key=lambda i: (i.created_at, i.strategy_instance_id, i.seq),
+        )
+        return found if limit is None else found[:limit]
 
     # ------------------------------------------------------------------ reads
     @staticmethod

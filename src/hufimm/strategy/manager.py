@@ -154,10 +154,9 @@ class ExecutorManager(TickComponent):
             return
         pending_creates: dict[str, list[IntentDraft]] = defaultdict(list)
         cancel_targets: dict[str, set[str]] = defaultdict(set)
-        with self._db.read() as conn:
-            in_flight = IntentStore.with_status(
-                conn, [IntentStatus.NEW, IntentStatus.SENT, IntentStatus.UNKNOWN]
-            )
+        in_flight = self._intents.unfinished(
+            self._db, [IntentStatus.NEW, IntentStatus.SENT, IntentStatus.UNKNOWN]
+        )
         for intent in in_flight:
             if (
                 intent.kind in (IntentKind.CANCEL_ORDER, IntentKind.REPLACE_ORDER)
