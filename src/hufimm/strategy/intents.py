@@ -52,6 +52,10 @@ class IntentStatus(enum.StrEnum):
     DONE = "DONE"
 
 
+#: What the engine reads every tick, kept in memory by a caching store (FAILED intents wait
+#: for an operator and DONE ones are history: neither is kept, so the copy stays small).
+_KEPT = frozenset({IntentStatus.NEW, IntentStatus.SENT, IntentStatus.UNKNOWN, IntentStatus.ACKED})
+
 ALLOWED: dict[IntentStatus, frozenset[IntentStatus]] = {
     IntentStatus.NEW: frozenset({IntentStatus.SENT, IntentStatus.DONE}),
     IntentStatus.SENT: frozenset({IntentStatus.ACKED, IntentStatus.FAILED, IntentStatus.UNKNOWN}),
@@ -329,7 +333,7 @@ class IntentStore:
 
         def moved_to(unfinished: dict[str, Intent]) -> None:
             intent = unfinished.pop(intent_id, None)
-            if intent is not None and to_status is not IntentStatus.DONE:
+            if intent is not None and to_status in _KEPT:
                 unfinished[intent_id] = dataclasses.replace(
                     intent, status=to_status, reason=reason, updated_at=now
                 )
@@ -357,16 +361,16 @@ class IntentStore:
         symbol: str | None = None,
         limit: int | None = None,
     ) -> list[Intent]:
-        """:meth:`with_status` for statuses other than DONE, read from the copy this store keeps
-        (one read of the table the first time) when it caches, else from the table."""
+        """:meth:`with_status`, read from the copy this store keeps of the intents still in
+        play (NEW, SENT, UNKNOWN, ACKED; one read of the table the first time) when it caches
+        and only those are asked for, else from the table."""
         wanted = frozenset(statuses)
-        if not self._cache or IntentStatus.DONE in wanted:
+        if not self._cache or not wanted <= _KEPT:
             with db.read() as conn:
                 return self.with_status(conn, wanted, exchange, account, symbol, limit)
         if self._unfinished is None:
-            open_statuses = [s for s in IntentStatus if s is not IntentStatus.DONE]
             with db.read() as conn:
-                loaded = self.with_status(conn, open_statuses)
+                loaded = self.with_status(conn, _KEPT)
             self._unfinished = {i.intent_id: i for i in loaded}
         found = sorted(
             (
