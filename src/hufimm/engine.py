@@ -21,6 +21,7 @@ from hufimm.core.timesource import TimeSource
 from hufimm.exchange import Connector
 from hufimm.execution import ExecutionWorker
 from hufimm.ledger import Ledger
+from hufimm.market import Balance
 from hufimm.market.types import TradingRules
 from hufimm.pools import Pool, PoolStore
 from hufimm.pools.budgets import PoolBudgets
@@ -52,6 +53,25 @@ class Engine:
         return bool(self.manager.executors)
 
 
+class _AccountHoldings:
+    """Venue balances for the pool budgets, read through each account's own balance tracker
+    (its cached copy); an account the engine does not track is read from the database."""
+
+    def __init__(
+        self,
+        db: Database,
+        time_source: TimeSource,
+        trackers: dict[tuple[str, str], AccountTrackers],
+    ) -> None:
+        self._trackers = trackers
+        self._fallback = BalanceTracker(db, time_source)
+
+    def balances(self, exchange: str, account: str) -> dict[str, Balance]:
+        tracked = self._trackers.get((exchange, account))
+        source = self._fallback if tracked is None else tracked.balances
+        return source.balances(exchange, account)
+
+
 async def build_engine(
     *,
     db: Database,
@@ -72,8 +92,11 @@ async def build_engine(
     quotes) until the first reconciliation has compared the venue with what we recorded.
     """
     log = get_logger("engine")
-    orders = OrderTracker(db, time_source, metrics, tracking.lost, tracking.client_id_prefix)
-    intents = IntentStore(ids, tracking.client_id_prefix)
+    # The engine is the only writer of its orders' rows: its tracker keeps the live ones.
+    orders = OrderTracker(
+        db, time_source, metrics, tracking.lost, tracking.client_id_prefix, cache=True
+    )
+    intents = IntentStore(ids, tracking.client_id_prefix, cache=True)  # the only intent writer
     store = PoolStore(db, time_source)
     symbols: dict[tuple[str, str], list[str]] = defaultdict(list)
     for pool in pools:
@@ -108,7 +131,7 @@ async def build_engine(
     if not trackers:
         raise ValueError("no pools to make markets for")
     budgets = PoolBudgets(
-        ledger, store, BalanceTracker(db, time_source), time_source, budget_refresh_s
+        ledger, store, _AccountHoldings(db, time_source, trackers), time_source, budget_refresh_s
     )
     manager = ExecutorManager(db, time_source, metrics, intents, budgets)
     for pool in pools:

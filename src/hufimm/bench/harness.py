@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "hufi-estimator": "hufimm.bench.hufi_bench:run_estimator",
     "hufi-clients": "hufimm.bench.hufi_bench:run_clients",
     "ledger": "hufimm.bench.ledger_bench:run",
+    "tick": "hufimm.bench.tick_bench:run",
 }
 
 

@@ -142,10 +142,9 @@ class ExecutionWorker(TickComponent):
 
     async def on_tick(self, ts: int) -> None:
         await self._resolve_unknown()
-        with self._db.read() as conn:
-            new = IntentStore.with_status(
-                conn, [IntentStatus.NEW], self.exchange, self.account, limit=self._batch
-            )
+        new = self._intents.unfinished(
+            self._db, [IntentStatus.NEW], self.exchange, self.account, limit=self._batch
+        )
         by_market: dict[str, list[Intent]] = {}
         for intent in sorted(
             new, key=lambda i: (_PRIORITY[i.kind], i.created_at, i.strategy_instance_id, i.seq)
@@ -346,7 +345,8 @@ class ExecutionWorker(TickComponent):
             return None, None
         if tracked.status.is_terminal:
             return tracked.status, None
-        self._orders.request_cancel(target)
+        if tracked.status is not TrackedStatus.PENDING_CANCEL:
+            self._orders.request_cancel(target)
         try:
             order = await self._with_retries(lambda: self._connector.cancel_order(symbol, target))
         except ExchangeRejected as exc:
@@ -384,7 +384,13 @@ class ExecutionWorker(TickComponent):
                 self._retire(unsent),
             )
             return
-        if not self._settle(intent, IntentStatus.NEW, IntentStatus.SENT, "cancelling"):
+        if not self._settle(
+            intent,
+            IntentStatus.NEW,
+            IntentStatus.SENT,
+            "cancelling",
+            self._cancelling(intent, target),
+        ):
             return
         await self._finish_cancel(intent, IntentStatus.SENT)
 
@@ -402,6 +408,20 @@ class ExecutionWorker(TickComponent):
         else:
             why = "cancel outcome unknown" if status is None else f"target still {status.value}"
             self._settle(intent, frm, IntentStatus.UNKNOWN, why, *steps)
+
+    def _cancelling(self, intent: Intent, target: str) -> Step:
+        """Mark the target PENDING_CANCEL in the transaction that turns the intent SENT (one
+        commit before the venue call instead of two) — only if that transition will happen,
+        i.e. the intent is still NEW in this transaction."""
+
+        def step(conn: Connection) -> None:
+            current = IntentStore.get(conn, intent.intent_id)
+            if current is None or current.status is not IntentStatus.NEW:
+                return
+            if self._orders.order(target, conn=conn) is not None:
+                self._orders.request_cancel(target, conn=conn)
+
+        return step
 
     def _unsent_create(self, client_order_id: str) -> Intent | None:
         with self._db.read() as conn:
@@ -428,7 +448,9 @@ class ExecutionWorker(TickComponent):
             steps: tuple[Step, ...] = (self._retire(unsent),)
         else:
             if frm is IntentStatus.NEW:
-                if not self._settle(intent, frm, IntentStatus.SENT, "replacing"):
+                if not self._settle(
+                    intent, frm, IntentStatus.SENT, "replacing", self._cancelling(intent, target)
+                ):
                     return
                 frm = IntentStatus.SENT
             try:
@@ -457,10 +479,9 @@ class ExecutionWorker(TickComponent):
     # ------------------------------------------------------------------ resolution
     async def _resolve_unknown(self) -> None:
         now = self._time.time_ns()
-        with self._db.read() as conn:
-            unknown = IntentStore.with_status(
-                conn, [IntentStatus.UNKNOWN], self.exchange, self.account
-            )
+        unknown = self._intents.unfinished(
+            self._db, [IntentStatus.UNKNOWN], self.exchange, self.account
+        )
         self._unknown = len(unknown)
         self._m_unknown.set(self._unknown)
         for intent in unknown:
@@ -484,8 +505,9 @@ class ExecutionWorker(TickComponent):
         """ACKED intents are DONE once nothing more will happen: a cancel at once, a create
         when its order is no longer live on the venue (one read of the live orders)."""
         now = self._time.time_ns()
-        with self._db.read() as conn:
-            acked = IntentStore.with_status(conn, [IntentStatus.ACKED], self.exchange, self.account)
+        acked = self._intents.unfinished(
+            self._db, [IntentStatus.ACKED], self.exchange, self.account
+        )
         if acked:
             live = {
                 o.client_order_id for o in self._orders.open_orders(self.exchange, self.account)

@@ -23,6 +23,17 @@ from hufimm.core.errors import ConfigError
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+_TXN = "hufimm.txn"
+
+
+class _Txn:
+    """What :meth:`Database.begin` keeps for one transaction."""
+
+    __slots__ = ("callbacks", "state")
+
+    def __init__(self) -> None:
+        self.callbacks: list[Callable[[], None]] = []
+        self.state: dict[object, Any] = {}
 
 
 def normalize_database_url(raw: str) -> URL:
@@ -93,9 +104,37 @@ class Database:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A write transaction: committed on success, rolled back on an exception."""
+        """A write transaction: committed on success, rolled back on an exception.
+
+        Callbacks registered with :meth:`after_commit` run once the commit succeeded (and never
+        after a rollback): in-memory copies of rows are updated only with what is durable.
+        """
+        txn = _Txn()
         with self.engine.begin() as conn:
-            yield conn
+            conn.info[_TXN] = txn
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_TXN, None)
+        for callback in txn.callbacks:
+            callback()
+
+    @staticmethod
+    def transaction_state(conn: Connection) -> dict[object, Any] | None:
+        """A dict that lives as long as ``conn``'s transaction (``None`` when ``conn`` was not
+        opened by :meth:`begin`)."""
+        txn: _Txn | None = conn.info.get(_TXN)
+        return None if txn is None else txn.state
+
+    @staticmethod
+    def after_commit(conn: Connection, callback: Callable[[], None]) -> bool:
+        """Run ``callback`` after ``conn``'s transaction commits; ``False`` (nothing queued)
+        when ``conn`` was not opened by :meth:`begin`, whose commit cannot be observed."""
+        txn: _Txn | None = conn.info.get(_TXN)
+        if txn is None:
+            return False
+        txn.callbacks.append(callback)
+        return True
 
     @contextmanager
     def read(self, *, consistent: bool = False) -> Iterator[Connection]:

@@ -14,9 +14,10 @@ Status machine (every transition is logged with its time and reason)::
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 from hufimm.core.ids import IdFactory
 from hufimm.core.money import to_decimal
 from hufimm.market.types import Side
+from hufimm.store.db import Database
 from hufimm.strategy.tables import intent_transitions, intents, strategy_counters
 
 #: Default prefix of every client order id we send; reconciliation recognises our orders by it
@@ -49,6 +51,10 @@ class IntentStatus(enum.StrEnum):
     UNKNOWN = "UNKNOWN"
     DONE = "DONE"
 
+
+#: What the engine reads every tick, kept in memory by a caching store (FAILED intents wait
+#: for an operator and DONE ones are history: neither is kept, so the copy stays small).
+_KEPT = frozenset({IntentStatus.NEW, IntentStatus.SENT, IntentStatus.UNKNOWN, IntentStatus.ACKED})
 
 ALLOWED: dict[IntentStatus, frozenset[IntentStatus]] = {
     IntentStatus.NEW: frozenset({IntentStatus.SENT, IntentStatus.DONE}),
@@ -154,6 +160,17 @@ _WITH_STATUS = (
     .limit(bindparam("limit"))
 )
 _INSERT_INTENT = insert(intents)
+_BY_ID = select(intents).where(intents.c.intent_id == bindparam("intent_id"))
+_BY_CLIENT_ID = select(intents).where(intents.c.client_order_id == bindparam("cid"))
+_GET_COUNTER = select(strategy_counters.c.next_seq).where(
+    strategy_counters.c.strategy_instance_id == bindparam("instance")
+)
+_INSERT_COUNTER = insert(strategy_counters)
+_SET_COUNTER = (
+    update(strategy_counters)
+    .where(strategy_counters.c.strategy_instance_id == bindparam("b_instance"))
+    .values(next_seq=bindparam("b_next"))
+)
 _INSERT_TRANSITION = insert(intent_transitions)
 _SET_STATUS = (
     update(intents)
@@ -165,32 +182,36 @@ _SET_STATUS = (
 class IntentStore:
     """Writes and reads intents; every write takes the caller's connection (one transaction)."""
 
-    def __init__(self, ids: IdFactory, client_id_prefix: str = CLIENT_ID_PREFIX) -> None:
+    def __init__(
+        self, ids: IdFactory, client_id_prefix: str = CLIENT_ID_PREFIX, *, cache: bool = False
+    ) -> None:
         self._ids = ids
         self._prefix = client_id_prefix
         self._next_seq: dict[str, int] = {}
+        # Write-through copy of every intent not DONE yet (see ``unfinished``), for the single
+        # writer of the intents table only; None until first read (or when turned off).
+        self._cache = cache
+        self._unfinished: dict[str, Intent] | None = None
 
-    def _allocate(self, conn: Connection, instance: str, count: int) -> int:
-        """Reserve ``count`` sequence numbers for ``instance``; returns the first."""
-        first = self._next_seq.get(instance)
-        if first is None:
-            stored = conn.execute(
-                select(strategy_counters.c.next_seq).where(
-                    strategy_counters.c.strategy_instance_id == instance
-                )
-            ).scalar()
-            if stored is None:
-                conn.execute(
-                    insert(strategy_counters).values(strategy_instance_id=instance, next_seq=1)
-                )
-                stored = 1
-            first = int(stored)
+    def _allocate(self, conn: Connection, counts: dict[str, int]) -> dict[str, int]:
+        """Reserve ``counts[instance]`` sequence numbers per instance (one counter write for
+        all of them); returns each instance's first."""
+        first: dict[str, int] = {}
+        for instance in counts:
+            cached = self._next_seq.get(instance)
+            if cached is None:
+                stored = conn.execute(_GET_COUNTER, {"instance": instance}).scalar()
+                if stored is None:
+                    conn.execute(_INSERT_COUNTER, {"strategy_instance_id": instance, "next_seq": 1})
+                    stored = 1
+                cached = int(stored)
+            first[instance] = cached
         conn.execute(
-            update(strategy_counters)
-            .where(strategy_counters.c.strategy_instance_id == instance)
-            .values(next_seq=first + count)
+            _SET_COUNTER,
+            [{"b_instance": i, "b_next": first[i] + n} for i, n in counts.items()],
         )
-        self._next_seq[instance] = first + count
+        for instance, n in counts.items():
+            self._next_seq[instance] = first[instance] + n
         return first
 
     def forget_cache(self) -> None:
@@ -208,7 +229,7 @@ class IntentStore:
             by_instance[draft.strategy_instance_id] = (
                 by_instance.get(draft.strategy_instance_id, 0) + 1
             )
-        next_of = {inst: self._allocate(conn, inst, n) for inst, n in by_instance.items()}
+        next_of = self._allocate(conn, by_instance)
         created: list[Intent] = []
         rows: list[dict[str, Any]] = []
         log: list[dict[str, Any]] = []
@@ -275,6 +296,9 @@ class IntentStore:
             )
         conn.execute(_INSERT_INTENT, rows)
         conn.execute(_INSERT_TRANSITION, log)
+        self._after_commit(
+            conn, lambda unfinished: unfinished.update((i.intent_id, i) for i in created)
+        )
         return created
 
     def transition(
@@ -311,19 +335,70 @@ class IntentStore:
                 "reason": reason,
             },
         )
+
+        def moved_to(unfinished: dict[str, Intent]) -> None:
+            intent = unfinished.pop(intent_id, None)
+            if intent is not None and to_status in _KEPT:
+                unfinished[intent_id] = dataclasses.replace(
+                    intent, status=to_status, reason=reason, updated_at=now
+                )
+
+        self._after_commit(conn, moved_to)
         return True
+
+    def _after_commit(self, conn: Connection, change: Callable[[dict[str, Intent]], None]) -> None:
+        """Apply ``change`` to the copy of unfinished intents once ``conn`` commits."""
+        if not self._cache:
+            return
+        if not Database.after_commit(conn, lambda: self._apply(change)):
+            self._cache, self._unfinished = False, None  # a commit we cannot see: stop trusting
+
+    def _apply(self, change: Callable[[dict[str, Intent]], None]) -> None:
+        if self._unfinished is not None:
+            change(self._unfinished)
+
+    def unfinished(
+        self,
+        db: Database,
+        statuses: Iterable[IntentStatus],
+        exchange: str | None = None,
+        account: str | None = None,
+        symbol: str | None = None,
+        limit: int | None = None,
+    ) -> list[Intent]:
+        """:meth:`with_status`, read from the copy this store keeps of the intents still in
+        play (NEW, SENT, UNKNOWN, ACKED; one read of the table the first time) when it caches
+        and only those are asked for, else from the table."""
+        wanted = frozenset(statuses)
+        if not self._cache or not wanted <= _KEPT:
+            with db.read() as conn:
+                return self.with_status(conn, wanted, exchange, account, symbol, limit)
+        if self._unfinished is None:
+            with db.read() as conn:
+                loaded = self.with_status(conn, _KEPT)
+            self._unfinished = {i.intent_id: i for i in loaded}
+        found = sorted(
+            (
+                i
+                for i in self._unfinished.values()
+                if i.status in wanted
+                and (exchange is None or i.exchange == exchange)
+                and (account is None or i.account == account)
+                and (symbol is None or i.symbol == symbol)
+            ),
+            key=lambda i: (i.created_at, i.strategy_instance_id, i.seq),
+        )
+        return found if limit is None else found[:limit]
 
     # ------------------------------------------------------------------ reads
     @staticmethod
     def get(conn: Connection, intent_id: str) -> Intent | None:
-        row = conn.execute(select(intents).where(intents.c.intent_id == intent_id)).first()
+        row = conn.execute(_BY_ID, {"intent_id": intent_id}).first()
         return None if row is None else _row_to_intent(row)
 
     @staticmethod
     def by_client_order_id(conn: Connection, client_order_id: str) -> Intent | None:
-        row = conn.execute(
-            select(intents).where(intents.c.client_order_id == client_order_id)
-        ).first()
+        row = conn.execute(_BY_CLIENT_ID, {"cid": client_order_id}).first()
         return None if row is None else _row_to_intent(row)
 
     @staticmethod

@@ -10,7 +10,7 @@ never exceeds the market's budget.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
@@ -48,7 +48,7 @@ class OrderSource(Protocol):
 
     def open_orders(self, exchange: str, account: str) -> list[TrackedOrder]: ...
 
-    def order(self, client_order_id: str) -> TrackedOrder | None: ...
+    def orders_by_client_id(self, client_order_ids: Collection[str]) -> dict[str, TrackedOrder]: ...
 
 
 class Verdict(Protocol):
@@ -154,10 +154,9 @@ class ExecutorManager(TickComponent):
             return
         pending_creates: dict[str, list[IntentDraft]] = defaultdict(list)
         cancel_targets: dict[str, set[str]] = defaultdict(set)
-        with self._db.read() as conn:
-            in_flight = IntentStore.with_status(
-                conn, [IntentStatus.NEW, IntentStatus.SENT, IntentStatus.UNKNOWN]
-            )
+        in_flight = self._intents.unfinished(
+            self._db, [IntentStatus.NEW, IntentStatus.SENT, IntentStatus.UNKNOWN]
+        )
         for intent in in_flight:
             if (
                 intent.kind in (IntentKind.CANCEL_ORDER, IntentKind.REPLACE_ORDER)
@@ -181,12 +180,18 @@ class ExecutorManager(TickComponent):
                     )
                 )
         live_by_market = self._live_orders()
+        lives = {
+            instance: live_by_market.get((c.exchange, c.account, c.symbol), [])
+            for instance, market in self._markets.items()
+            for c in (market.executor.config,)
+        }
+        gone = self._gone_orders(lives)
         drafts: list[IntentDraft] = []
         finished: list[str] = []
         for instance, market in self._markets.items():
             config = market.executor.config
-            live = live_by_market.get((config.exchange, config.account, config.symbol), [])
-            filled = self._note_fills(market, live, ts)
+            live = lives[instance]
+            filled = self._note_fills(market, live, gone, ts)
             book = market.books.book(config.symbol)
             view = None
             if book is not None:
@@ -254,14 +259,34 @@ class ExecutorManager(TickComponent):
                 out[(exchange, account, order.symbol)].append(order)
         return out
 
-    def _note_fills(self, market: _Managed, live: list[TrackedOrder], ts: int) -> frozenset[str]:
+    def _gone_orders(self, lives: dict[str, list[TrackedOrder]]) -> dict[str, TrackedOrder]:
+        """The final rows of orders live last tick and not now (one read per order source)."""
+        wanted: dict[int, tuple[OrderSource, set[str]]] = {}
+        for instance, live in lives.items():
+            market = self._markets[instance]
+            now_live = {o.client_order_id for o in live}
+            gone = [cid for cid in market.filled_seen if cid not in now_live]
+            if gone:
+                wanted.setdefault(id(market.orders), (market.orders, set()))[1].update(gone)
+        out: dict[str, TrackedOrder] = {}
+        for source, cids in wanted.values():
+            out.update(source.orders_by_client_id(cids))
+        return out
+
+    def _note_fills(
+        self,
+        market: _Managed,
+        live: list[TrackedOrder],
+        gone: dict[str, TrackedOrder],
+        ts: int,
+    ) -> frozenset[str]:
         """Orders that completely filled since the last tick; remembers when we last traded."""
         seen = market.filled_seen
         now_live = {o.client_order_id: o.filled_qty for o in live}
         traded = any(qty > seen.get(cid, ZERO) for cid, qty in now_live.items())
         filled: set[str] = set()
         for cid in set(seen) - set(now_live):
-            final = market.orders.order(cid)
+            final = gone.get(cid)
             if final is not None and final.status is TrackedStatus.FILLED:
                 filled.add(cid)
             if final is not None and final.filled_qty > seen[cid]:

@@ -51,7 +51,7 @@ class AccountTrackers:
         orders = orders or OrderTracker(
             db, time_source, metrics, settings.lost, settings.client_id_prefix
         )
-        balances = BalanceTracker(db, time_source)
+        balances = BalanceTracker(db, time_source, cache=True)  # this account's only writer
         sync = AccountSync(
             connector,
             orders,

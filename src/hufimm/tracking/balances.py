@@ -45,9 +45,19 @@ _UPDATE = (
 
 
 class BalanceTracker:
-    def __init__(self, db: Database, time_source: TimeSource) -> None:
+    """Reads and writes ``tracking_balances``.
+
+    With ``cache`` on, reads are served from a copy of each account's rows, dropped whenever
+    this instance writes that account and reloaded on the next read.  Only the account's single
+    writer (its :class:`~hufimm.tracking.AccountTrackers`) may turn it on: another writer's
+    rows would not be seen.  Writes never await inside their transaction, so no read can slip
+    between a write and its commit and cache what is about to change.
+    """
+
+    def __init__(self, db: Database, time_source: TimeSource, *, cache: bool = False) -> None:
         self._db = db
         self._time = time_source
+        self._cache: dict[tuple[str, str], dict[str, Balance]] | None = {} if cache else None
 
     def apply(
         self,
@@ -63,6 +73,8 @@ class BalanceTracker:
         if conn is None:
             with self._db.begin() as own:
                 return self.apply(exchange, account, balances, ts_ns, source, conn=own)
+        if self._cache is not None:
+            self._cache.pop((exchange, account), None)
         now = self._time.time_ns()
         changed = 0
         for asset, balance in sorted(balances.items()):
@@ -95,6 +107,13 @@ class BalanceTracker:
         return changed
 
     def balances(self, exchange: str, account: str) -> dict[str, Balance]:
-        with self._db.read() as conn:
-            rows = conn.execute(_SELECT_ACCOUNT, {"exchange": exchange, "account": account}).all()
-        return {r.asset: Balance(r.asset, Decimal(r.free), Decimal(r.locked)) for r in rows}
+        cached = None if self._cache is None else self._cache.get((exchange, account))
+        if cached is None:
+            with self._db.read() as conn:
+                rows = conn.execute(
+                    _SELECT_ACCOUNT, {"exchange": exchange, "account": account}
+                ).all()
+            cached = {r.asset: Balance(r.asset, Decimal(r.free), Decimal(r.locked)) for r in rows}
+            if self._cache is not None:
+                self._cache[(exchange, account)] = cached
+        return dict(cached)

@@ -17,6 +17,9 @@ from hufimm.tracking.events import MARKET_AGGREGATE, MARKET_HEALTH_EVENT, market
 from hufimm.tracking.tables import tracking_market_health
 
 _H = tracking_market_health.c
+_OF_ACCOUNT = select(tracking_market_health).where(
+    _H.exchange == bindparam("exchange"), _H.account == bindparam("account")
+)
 _ONE = select(tracking_market_health).where(
     _H.exchange == bindparam("exchange"),
     _H.account == bindparam("account"),
@@ -67,6 +70,12 @@ class MarketHealthBoard:
         if row is None:
             return MarketHealth(False, NEVER_RECONCILED, None)
         return MarketHealth(bool(row.healthy), row.reason, row.since)
+
+    def of_account(self, exchange: str, account: str) -> dict[str, MarketHealth]:
+        """Every recorded verdict of one account by symbol (one query)."""
+        with self._db.read() as conn:
+            rows = conn.execute(_OF_ACCOUNT, {"exchange": exchange, "account": account}).all()
+        return {r.symbol: MarketHealth(bool(r.healthy), r.reason, r.since) for r in rows}
 
     def all(self) -> list[tuple[str, str, str, MarketHealth]]:
         """Every recorded verdict as ``(exchange, account, symbol, health)``."""

@@ -21,7 +21,7 @@ order resets it.  Until declared lost its quantity counts as exposure.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
@@ -81,6 +81,9 @@ _MUTABLE = (
 
 # Built once: these run for every stream event.
 _BY_CLIENT_ID = select(tracking_orders).where(_O.client_order_id == bindparam("cid"))
+_BY_CLIENT_IDS = select(tracking_orders).where(
+    _O.client_order_id.in_(bindparam("cids", expanding=True))
+)
 _BY_VENUE_ID = select(tracking_orders).where(
     _O.exchange == bindparam("exchange"),
     _O.symbol == bindparam("symbol"),
@@ -201,6 +204,43 @@ def _db_values(data: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+class _LiveRows:
+    """Committed copies of live order rows, kept by the tracker that writes them.
+
+    ``rows`` holds live rows only (a row that turns terminal leaves); ``accounts`` are the
+    accounts whose live rows were all loaded once, so their open orders come from memory.
+    Written rows enter only after their transaction committed (:meth:`Database.after_commit`);
+    a rolled-back write never reaches the copy.  A restart starts empty and reads the table.
+    """
+
+    def __init__(self) -> None:
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.accounts: dict[tuple[str, str], set[str]] = {}
+
+    def commit(self, staged: Mapping[str, Mapping[str, Any]]) -> None:
+        for cid, data in staged.items():
+            ids = self.accounts.get((data["exchange"], data["account"]))
+            if data["status"].is_live:
+                self.rows[cid] = dict(data)
+                if ids is not None:
+                    ids.add(cid)
+            else:
+                self.rows.pop(cid, None)
+                if ids is not None:
+                    ids.discard(cid)
+
+    def of_account(self, db: Database, exchange: str, account: str) -> list[dict[str, Any]]:
+        ids = self.accounts.get((exchange, account))
+        if ids is None:
+            with db.read() as c:
+                rows = c.execute(_LIVE_OF_ACCOUNT, {"exchange": exchange, "account": account})
+                loaded = [_row_dict(r) for r in rows]
+            for data in loaded:
+                self.rows[data["client_order_id"]] = data
+            ids = self.accounts[(exchange, account)] = {d["client_order_id"] for d in loaded}
+        return [self.rows[cid] for cid in ids]
+
+
 class OrderTracker:
     """The shadow exchange-order tracker (see the module docstring)."""
 
@@ -211,9 +251,13 @@ class OrderTracker:
         metrics: Metrics,
         lost: LostOrderSettings | None = None,
         client_id_prefix: str = "hm",
+        *,
+        cache: bool = False,
     ) -> None:
         self._db = db
         self._time = time_source
+        # Write-through copy of live rows (see _LiveRows); only for the rows' single writer.
+        self._live: _LiveRows | None = _LiveRows() if cache else None
         self.lost = lost or LostOrderSettings()
         self.client_id_prefix = client_id_prefix
         insert_fill = _INSERT_FILL.get(db.engine.dialect.name)
@@ -253,8 +297,35 @@ class OrderTracker:
         return bool(client_order_id) and str(client_order_id).startswith(self.client_id_prefix)
 
     def _load(self, conn: Connection, client_order_id: str) -> dict[str, Any] | None:
+        live = self._live
+        if live is not None:
+            state = self._db.transaction_state(conn)
+            staged = None if state is None else state.get(live)
+            if staged is not None and client_order_id in staged:
+                return dict(staged[client_order_id])  # written earlier in this transaction
+            cached = live.rows.get(client_order_id)
+            if cached is not None:
+                return dict(cached)
         row = conn.execute(_BY_CLIENT_ID, {"cid": client_order_id}).first()
         return None if row is None else _row_dict(row)
+
+    def _stage(self, conn: Connection, data: Mapping[str, Any]) -> None:
+        """Queue a written row for the live copy, applied once ``conn`` commits."""
+        live = self._live
+        if live is None:
+            return
+        state = self._db.transaction_state(conn)
+        if state is None:
+            # A transaction whose commit cannot be observed: stop trusting the copy for good.
+            _log.warning("order_cache_disabled", why="write outside Database.begin")
+            self._live = None
+            return
+        staged: dict[str, dict[str, Any]] | None = state.get(live)
+        if staged is None:
+            staged = state[live] = {}
+            committed = staged
+            self._db.after_commit(conn, lambda: live.commit(committed))
+        staged[data["client_order_id"]] = dict(data)
 
     def _require(self, conn: Connection, client_order_id: str) -> dict[str, Any]:
         data = self._load(conn, client_order_id)
@@ -296,6 +367,7 @@ class OrderTracker:
         params = {f"b_{name}": values[name] for name in _MUTABLE}
         params["b_cid"] = after["client_order_id"]
         conn.execute(_SAVE, params)
+        self._stage(conn, after)
         if status is not before["status"]:
             self._transitioned(conn, after, before["status"].value, now)
 
@@ -381,6 +453,7 @@ class OrderTracker:
             "terminal_at": None,
         }
         conn.execute(_INSERT_ORDER, _db_values(data))
+        self._stage(conn, data)
         self._transitioned(conn, data, None, now)
         return _to_order(data)
 
@@ -428,6 +501,7 @@ class OrderTracker:
                 "terminal_at": now if observed.is_terminal else None,
             }
             c.execute(_INSERT_ORDER, _db_values(data))
+            self._stage(c, data)
             self._transitioned(c, data, None, now)
             before = dict(data)
             self._refresh_fills(c, data)
@@ -654,6 +728,14 @@ class OrderTracker:
                 data = self._load(c, client_order_id)
         return None if data is None else _to_order(data)
 
+    def orders_by_client_id(self, client_order_ids: Collection[str]) -> dict[str, TrackedOrder]:
+        """The tracked orders among ``client_order_ids`` (one query), by client id."""
+        if not client_order_ids:
+            return {}
+        with self._db.read() as c:
+            rows = c.execute(_BY_CLIENT_IDS, {"cids": list(client_order_ids)}).all()
+        return {r.client_order_id: _to_order(_row_dict(r)) for r in rows}
+
     def open_orders(
         self,
         exchange: str,
@@ -663,6 +745,15 @@ class OrderTracker:
         conn: Connection | None = None,
     ) -> list[TrackedOrder]:
         """Live orders (pending, unknown, open, partially filled, pending cancel), oldest first."""
+        live = self._live
+        if live is not None and conn is None:
+            cached = [
+                _to_order(data)
+                for data in live.of_account(self._db, exchange, account)
+                if symbol is None or data["symbol"] == symbol
+            ]
+            cached.sort(key=lambda o: (o.created_at, o.client_order_id))
+            return cached
         params = {"exchange": exchange, "account": account, "symbol": symbol}
         statement = _LIVE_OF_ACCOUNT if symbol is None else _LIVE_OF_MARKET
         if conn is not None:

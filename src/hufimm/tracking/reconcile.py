@@ -36,7 +36,7 @@ from hufimm.core.money import MONEY_CONTEXT
 from hufimm.core.timesource import NS_PER_SECOND, TimeSource
 from hufimm.market import Balance, ExchangeRejected, ExchangeRetryable, Order, RejectReason, Side
 from hufimm.store.db import Database
-from hufimm.tracking.market_health import MarketHealth, MarketHealthBoard
+from hufimm.tracking.market_health import NEVER_RECONCILED, MarketHealth, MarketHealthBoard
 from hufimm.tracking.model import TrackedStatus
 from hufimm.tracking.settings import ReconcileSettings, UnknownOrderPolicy
 from hufimm.tracking.sync import AccountSync, Lookups
@@ -121,6 +121,9 @@ class Reconciler(ScheduledJob):
         self._db = db
         self._time = time_source
         self.board = MarketHealthBoard(db)
+        # Write-through copy of this account's verdicts: the reconciler is their only writer,
+        # so it drops the copy after each of its commits and reloads it on the next read.
+        self._verdicts: dict[str, MarketHealth] | None = None
         self._balance_strikes = 0
         self.completed_runs = 0
         self.last_report: ReconcileReport | None = None
@@ -147,6 +150,7 @@ class Reconciler(ScheduledJob):
         self.board.mark_unknown(
             self.exchange, self.account, self.symbols, "not reconciled yet", now
         )
+        self._verdicts = None
         for symbol in self.symbols:
             self._m_unhealthy.labels(self.exchange, self.account, symbol).set(1)
 
@@ -165,7 +169,11 @@ class Reconciler(ScheduledJob):
         return Health(HealthStatus.OK, "", details)
 
     def market_health(self, symbol: str) -> MarketHealth:
-        return self.board.get(self.exchange, self.account, symbol)
+        """The market's last verdict (the executors ask every tick: one query per commit)."""
+        if self._verdicts is None:
+            self._verdicts = self.board.of_account(self.exchange, self.account)
+        verdict = self._verdicts.get(symbol)
+        return verdict if verdict is not None else MarketHealth(False, NEVER_RECONCILED, None)
 
     # ------------------------------------------------------------------ the run
     async def run(self, ts: int | None = None) -> ReconcileReport:
@@ -431,6 +439,7 @@ class Reconciler(ScheduledJob):
                 self._m_unhealthy.labels(self.exchange, self.account, symbol).set(
                     0 if healthy else 1
                 )
+        self._verdicts = None  # committed: the next read sees the new verdicts
         self._m_runs.labels(self.exchange, self.account, outcome).inc()
         for kind, count in found.items():
             if count:
