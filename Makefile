@@ -20,8 +20,12 @@ $(BENCH_STAMP): $(STAMP)
 
 install: $(STAMP)
 
+# Half a simulated hour with the in-process venue: the whole story in well under a minute.
+# `hufimm demo` alone runs the full hour through ccxt over loopback HTTP (a few minutes).
+DEMO_ARGS ?= --fast --minutes 30
+
 demo: $(STAMP)
-	$(BIN)/hufimm demo
+	$(BIN)/hufimm demo $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests

@@ -89,6 +89,10 @@ def _report_table(report: DemoReport) -> Table:
             "reconciliation",
             f"{report.reconciliation['outcome']}, {report.reconciliation['mismatches']} mismatches",
         ),
+        (
+            "outbox events written / delivered",
+            f"{report.events.get('written', 0)} / {report.events.get('delivered', 0)}",
+        ),
         ("ledger verify", "passed" if report.ledger_verified else "FAILED"),
     ]
     for what, value in rows:
