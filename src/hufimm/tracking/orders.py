@@ -20,14 +20,12 @@ order resets it.  Until declared lost its quantity counts as exposure.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, and_, select
 
 from hufimm.core.errors import Conflict, InvalidInput, NotFound
 from hufimm.core.logs import get_logger
@@ -45,200 +43,38 @@ from hufimm.tracking.events import (
     order_state_payload,
 )
 from hufimm.tracking.model import (
-    LIVE_STATUSES,
     VENUE_STATUS,
     Exposure,
     TrackedOrder,
     TrackedStatus,
     advance,
 )
+from hufimm.tracking.order_rows import (
+    BY_CLIENT_ID,
+    BY_CLIENT_IDS,
+    BY_VENUE_ID,
+    FILL_COLS,
+    FILLS_DIFFER,
+    INSERT_FILL,
+    INSERT_ORDER,
+    LIVE_OF_ACCOUNT,
+    LIVE_OF_MARKET,
+    MUTABLE,
+    ORDER_COLS,
+    SAVE,
+    ZERO,
+    LiveRows,
+    db_values,
+    fill_totals,
+    link_fills,
+    row_dict,
+    to_fill,
+    to_order,
+)
 from hufimm.tracking.settings import LostOrderSettings
 from hufimm.tracking.tables import tracking_fills, tracking_orders
 
-ZERO = Decimal(0)
 _log = get_logger("tracking.orders")
-
-_O = tracking_orders.c
-_F = tracking_fills.c
-_DECIMAL_COLUMNS = ("price", "qty", "filled_qty", "filled_quote", "fills_qty", "fills_quote")
-_MUTABLE = (
-    "exchange_order_id",
-    "status",
-    "filled_qty",
-    "filled_quote",
-    "fills_qty",
-    "fills_quote",
-    "fees",
-    "reason",
-    "not_found_count",
-    "first_not_found_at",
-    "last_not_found_at",
-    "cancel_requested_at",
-    "venue_updated_ns",
-    "updated_at",
-    "terminal_at",
-)
-
-# Built once: these run for every stream event.
-_BY_CLIENT_ID = select(tracking_orders).where(_O.client_order_id == bindparam("cid"))
-_BY_CLIENT_IDS = select(tracking_orders).where(
-    _O.client_order_id.in_(bindparam("cids", expanding=True))
-)
-_BY_VENUE_ID = select(tracking_orders).where(
-    _O.exchange == bindparam("exchange"),
-    _O.symbol == bindparam("symbol"),
-    _O.exchange_order_id == bindparam("order_id"),
-)
-_SAVE = (
-    update(tracking_orders)
-    .where(_O.client_order_id == bindparam("b_cid"))
-    .values({name: bindparam(f"b_{name}") for name in _MUTABLE})
-)
-_INSERT_ORDER = insert(tracking_orders)
-_FILLS_OF_ORDER = select(_F.qty, _F.quote_qty, _F.fee, _F.fee_asset).where(
-    _F.exchange == bindparam("exchange"),
-    _F.symbol == bindparam("symbol"),
-    _F.order_id == bindparam("order_id"),
-)
-_LINK_FILLS = (
-    update(tracking_fills)
-    .where(
-        _F.exchange == bindparam("b_exchange"),
-        _F.symbol == bindparam("b_symbol"),
-        _F.order_id == bindparam("b_order_id"),
-        _F.client_order_id.is_(None),
-    )
-    .values(client_order_id=bindparam("b_cid"))
-)
-_FILL_KEY = ["exchange", "symbol", "trade_id", "order_id"]
-_INSERT_FILL = {
-    "sqlite": sqlite.insert(tracking_fills)
-    .on_conflict_do_nothing(index_elements=_FILL_KEY)
-    .returning(_F.fill_id),
-    "postgresql": postgresql.insert(tracking_fills)
-    .on_conflict_do_nothing(constraint="uq_tracking_fills")
-    .returning(_F.fill_id),
-}
-_LIVE_OF_MARKET = select(tracking_orders).where(
-    _O.exchange == bindparam("exchange"),
-    _O.account == bindparam("account"),
-    _O.symbol == bindparam("symbol"),
-    _O.status.in_([s.value for s in LIVE_STATUSES]),
-)
-# Quantities are stored canonically, so text inequality is numeric inequality.
-_FILLS_DIFFER = select(tracking_orders).where(
-    _O.exchange == bindparam("exchange"),
-    _O.account == bindparam("account"),
-    _O.symbol == bindparam("symbol"),
-    _O.filled_qty != _O.fills_qty,
-)
-_LIVE_OF_ACCOUNT = select(tracking_orders).where(
-    _O.exchange == bindparam("exchange"),
-    _O.account == bindparam("account"),
-    _O.status.in_([s.value for s in LIVE_STATUSES]),
-)
-
-
-def _dec(text: str) -> Decimal:
-    return Decimal(text)
-
-
-def _row_dict(row: Any) -> dict[str, Any]:
-    data = dict(row._mapping)
-    for name in _DECIMAL_COLUMNS:
-        data[name] = _dec(data[name])
-    data["status"] = TrackedStatus(data["status"])
-    data["side"] = Side(data["side"])
-    data["fees"] = {asset: _dec(v) for asset, v in json.loads(data["fees"]).items()}
-    return data
-
-
-def _to_order(data: Mapping[str, Any]) -> TrackedOrder:
-    return TrackedOrder(
-        client_order_id=data["client_order_id"],
-        exchange=data["exchange"],
-        account=data["account"],
-        symbol=data["symbol"],
-        exchange_order_id=data["exchange_order_id"],
-        intent_id=data["intent_id"],
-        origin=data["origin"],
-        side=data["side"],
-        price=data["price"],
-        qty=data["qty"],
-        post_only=bool(data["post_only"]),
-        status=data["status"],
-        filled_qty=data["filled_qty"],
-        filled_quote=data["filled_quote"],
-        fills_qty=data["fills_qty"],
-        fills_quote=data["fills_quote"],
-        fees=dict(data["fees"]),
-        reason=data["reason"],
-        not_found_count=data["not_found_count"],
-        first_not_found_at=data["first_not_found_at"],
-        cancel_requested_at=data["cancel_requested_at"],
-        created_at=data["created_at"],
-        updated_at=data["updated_at"],
-        terminal_at=data["terminal_at"],
-    )
-
-
-def _fees_json(fees: Mapping[str, Decimal]) -> str:
-    return json.dumps({k: str(v) for k, v in sorted(fees.items())}, separators=(",", ":"))
-
-
-def _canonical(value: Decimal) -> str:
-    """One spelling per number (``0.0100`` and ``0.01`` agree), so SQL can compare the text."""
-    return format(value.normalize(MONEY_CONTEXT), "f")
-
-
-def _db_values(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Python values of a row → column values (canonical decimal text, enum values, JSON)."""
-    out = dict(data)
-    for name in _DECIMAL_COLUMNS:
-        if name in out:
-            out[name] = _canonical(out[name])
-    out["status"] = TrackedStatus(out["status"]).value
-    if "side" in out:
-        out["side"] = Side(out["side"]).value
-    out["fees"] = _fees_json(out["fees"])
-    return out
-
-
-class _LiveRows:
-    """Committed copies of live order rows, kept by the tracker that writes them.
-
-    ``rows`` holds live rows only (a row that turns terminal leaves); ``accounts`` are the
-    accounts whose live rows were all loaded once, so their open orders come from memory.
-    Written rows enter only after their transaction committed (:meth:`Database.after_commit`);
-    a rolled-back write never reaches the copy.  A restart starts empty and reads the table.
-    """
-
-    def __init__(self) -> None:
-        self.rows: dict[str, dict[str, Any]] = {}
-        self.accounts: dict[tuple[str, str], set[str]] = {}
-
-    def commit(self, staged: Mapping[str, Mapping[str, Any]]) -> None:
-        for cid, data in staged.items():
-            ids = self.accounts.get((data["exchange"], data["account"]))
-            if data["status"].is_live:
-                self.rows[cid] = dict(data)
-                if ids is not None:
-                    ids.add(cid)
-            else:
-                self.rows.pop(cid, None)
-                if ids is not None:
-                    ids.discard(cid)
-
-    def of_account(self, db: Database, exchange: str, account: str) -> list[dict[str, Any]]:
-        ids = self.accounts.get((exchange, account))
-        if ids is None:
-            with db.read() as c:
-                rows = c.execute(_LIVE_OF_ACCOUNT, {"exchange": exchange, "account": account})
-                loaded = [_row_dict(r) for r in rows]
-            for data in loaded:
-                self.rows[data["client_order_id"]] = data
-            ids = self.accounts[(exchange, account)] = {d["client_order_id"] for d in loaded}
-        return [self.rows[cid] for cid in ids]
 
 
 class OrderTracker:
@@ -256,11 +92,11 @@ class OrderTracker:
     ) -> None:
         self._db = db
         self._time = time_source
-        # Write-through copy of live rows (see _LiveRows); only for the rows' single writer.
-        self._live: _LiveRows | None = _LiveRows() if cache else None
+        # Write-through copy of live rows (see LiveRows); only for the rows' single writer.
+        self._live: LiveRows | None = LiveRows() if cache else None
         self.lost = lost or LostOrderSettings()
         self.client_id_prefix = client_id_prefix
-        insert_fill = _INSERT_FILL.get(db.engine.dialect.name)
+        insert_fill = INSERT_FILL.get(db.engine.dialect.name)
         if insert_fill is None:
             raise InvalidInput(f"unsupported database dialect {db.engine.dialect.name}")
         self._insert_fill = insert_fill
@@ -306,8 +142,8 @@ class OrderTracker:
             cached = live.rows.get(client_order_id)
             if cached is not None:
                 return dict(cached)
-        row = conn.execute(_BY_CLIENT_ID, {"cid": client_order_id}).first()
-        return None if row is None else _row_dict(row)
+        row = conn.execute(BY_CLIENT_ID, {"cid": client_order_id}).first()
+        return None if row is None else row_dict(row)
 
     def _stage(self, conn: Connection, data: Mapping[str, Any]) -> None:
         """Queue a written row for the live copy, applied once ``conn`` commits."""
@@ -347,14 +183,14 @@ class OrderTracker:
             data = None
         if data is None and order_id:
             row = conn.execute(
-                _BY_VENUE_ID, {"exchange": exchange, "symbol": symbol, "order_id": order_id}
+                BY_VENUE_ID, {"exchange": exchange, "symbol": symbol, "order_id": order_id}
             ).first()
-            data = None if row is None else _row_dict(row)
+            data = None if row is None else row_dict(row)
         return data
 
     def _save(self, conn: Connection, before: Mapping[str, Any], after: dict[str, Any]) -> None:
         """Write a changed row; a status change also writes its outbox event."""
-        if all(before[name] == after[name] for name in _MUTABLE if name != "updated_at"):
+        if all(before[name] == after[name] for name in MUTABLE if name != "updated_at"):
             return
         now = self._time.time_ns()
         after["updated_at"] = now
@@ -363,10 +199,10 @@ class OrderTracker:
             after["terminal_at"] = now
         elif not status.is_terminal:
             after["terminal_at"] = None
-        values = _db_values(after)
-        params = {f"b_{name}": values[name] for name in _MUTABLE}
+        values = db_values(after)
+        params = {f"b_{name}": values[name] for name in MUTABLE}
         params["b_cid"] = after["client_order_id"]
-        conn.execute(_SAVE, params)
+        conn.execute(SAVE, params)
         self._stage(conn, after)
         if status is not before["status"]:
             self._transitioned(conn, after, before["status"].value, now)
@@ -380,7 +216,7 @@ class OrderTracker:
             ORDER_AGGREGATE,
             data["client_order_id"],
             ORDER_STATE_EVENT,
-            order_state_payload(_to_order(data), previous),
+            order_state_payload(to_order(data), previous),
             now,
         )
 
@@ -422,7 +258,7 @@ class OrderTracker:
                 raise Conflict(
                     f"client order id {client_order_id} is already used by another order"
                 )
-            return _to_order(existing)
+            return to_order(existing)
         now = self._time.time_ns() if now is None else now
         data: dict[str, Any] = {
             "client_order_id": client_order_id,
@@ -452,10 +288,10 @@ class OrderTracker:
             "updated_at": now,
             "terminal_at": None,
         }
-        conn.execute(_INSERT_ORDER, _db_values(data))
+        conn.execute(INSERT_ORDER, db_values(data))
         self._stage(conn, data)
         self._transitioned(conn, data, None, now)
-        return _to_order(data)
+        return to_order(data)
 
     def adopt(
         self, exchange: str, account: str, order: Order, *, conn: Connection | None = None
@@ -500,13 +336,13 @@ class OrderTracker:
                 "updated_at": now,
                 "terminal_at": now if observed.is_terminal else None,
             }
-            c.execute(_INSERT_ORDER, _db_values(data))
+            c.execute(INSERT_ORDER, db_values(data))
             self._stage(c, data)
             self._transitioned(c, data, None, now)
             before = dict(data)
             self._refresh_fills(c, data)
             self._save(c, before, data)
-            return _to_order(data)
+            return to_order(data)
 
     def apply_order(
         self, exchange: str, account: str, order: Order, *, conn: Connection | None = None
@@ -542,7 +378,7 @@ class OrderTracker:
             if new_venue_id:
                 self._refresh_fills(c, data)
             self._save(c, before, data)
-            return _to_order(data)
+            return to_order(data)
 
     def apply_update(
         self,
@@ -614,23 +450,8 @@ class OrderTracker:
         order_id = data["exchange_order_id"]
         if order_id is None:
             return
-        key = {"exchange": data["exchange"], "symbol": data["symbol"], "order_id": order_id}
-        qty, quote, fees = ZERO, ZERO, dict[str, Decimal]()
-        ctx = MONEY_CONTEXT
-        for row in conn.execute(_FILLS_OF_ORDER, key):
-            qty = ctx.add(qty, _dec(row.qty))
-            quote = ctx.add(quote, _dec(row.quote_qty))
-            if row.fee_asset:
-                fees[row.fee_asset] = ctx.add(fees.get(row.fee_asset, ZERO), _dec(row.fee))
-        conn.execute(
-            _LINK_FILLS,
-            {
-                "b_exchange": data["exchange"],
-                "b_symbol": data["symbol"],
-                "b_order_id": order_id,
-                "b_cid": data["client_order_id"],
-            },
-        )
+        qty, quote, fees = fill_totals(conn, data["exchange"], data["symbol"], order_id)
+        link_fills(conn, data["exchange"], data["symbol"], order_id, data["client_order_id"])
         data["fills_qty"], data["fills_quote"], data["fees"] = qty, quote, fees
         if qty > data["filled_qty"]:
             data["filled_qty"], data["filled_quote"] = qty, quote
@@ -652,7 +473,7 @@ class OrderTracker:
                 data["status"] = TrackedStatus.UNKNOWN
                 data["reason"] = reason
                 self._save(c, before, data)
-            return _to_order(data)
+            return to_order(data)
 
     def mark_rejected(
         self, client_order_id: str, reason: str, *, conn: Connection | None = None
@@ -672,7 +493,7 @@ class OrderTracker:
                     client_order_id=client_order_id,
                     status=data["status"].value,
                 )
-            return _to_order(data)
+            return to_order(data)
 
     def request_cancel(
         self, client_order_id: str, *, conn: Connection | None = None
@@ -685,7 +506,7 @@ class OrderTracker:
                 data["status"] = TrackedStatus.PENDING_CANCEL
                 data["cancel_requested_at"] = self._time.time_ns()
                 self._save(c, before, data)
-            return _to_order(data)
+            return to_order(data)
 
     def record_not_found(
         self, client_order_id: str, definitive: bool, *, conn: Connection | None = None
@@ -699,12 +520,12 @@ class OrderTracker:
         with self._txn(conn) as c:
             data = self._require(c, client_order_id)
             if not definitive or not data["status"].is_live:
-                return _to_order(data)
+                return to_order(data)
             now = self._time.time_ns()
             settings = self.lost
             last = data["last_not_found_at"]
             if last is not None and now - last < settings.min_interval_s * NS_PER_SECOND:
-                return _to_order(data)  # too soon after the last one to be a new answer
+                return to_order(data)  # too soon after the last one to be a new answer
             before = dict(data)
             data["not_found_count"] += 1
             data["last_not_found_at"] = now
@@ -717,7 +538,7 @@ class OrderTracker:
                 data["reason"] = f"not found {data['not_found_count']} times over {span:.0f} s"
                 _log.warning("order_lost", client_order_id=client_order_id, reason=data["reason"])
             self._save(c, before, data)
-            return _to_order(data)
+            return to_order(data)
 
     # ------------------------------------------------------------------ reads
     def order(self, client_order_id: str, *, conn: Connection | None = None) -> TrackedOrder | None:
@@ -726,15 +547,15 @@ class OrderTracker:
         else:
             with self._db.read() as c:
                 data = self._load(c, client_order_id)
-        return None if data is None else _to_order(data)
+        return None if data is None else to_order(data)
 
     def orders_by_client_id(self, client_order_ids: Collection[str]) -> dict[str, TrackedOrder]:
         """The tracked orders among ``client_order_ids`` (one query), by client id."""
         if not client_order_ids:
             return {}
         with self._db.read() as c:
-            rows = c.execute(_BY_CLIENT_IDS, {"cids": list(client_order_ids)}).all()
-        return {r.client_order_id: _to_order(_row_dict(r)) for r in rows}
+            rows = c.execute(BY_CLIENT_IDS, {"cids": list(client_order_ids)}).all()
+        return {r.client_order_id: to_order(row_dict(r)) for r in rows}
 
     def open_orders(
         self,
@@ -748,20 +569,20 @@ class OrderTracker:
         live = self._live
         if live is not None and conn is None:
             cached = [
-                _to_order(data)
+                to_order(data)
                 for data in live.of_account(self._db, exchange, account)
                 if symbol is None or data["symbol"] == symbol
             ]
             cached.sort(key=lambda o: (o.created_at, o.client_order_id))
             return cached
         params = {"exchange": exchange, "account": account, "symbol": symbol}
-        statement = _LIVE_OF_ACCOUNT if symbol is None else _LIVE_OF_MARKET
+        statement = LIVE_OF_ACCOUNT if symbol is None else LIVE_OF_MARKET
         if conn is not None:
             rows = conn.execute(statement, params).all()
         else:
             with self._db.read() as c:
                 rows = c.execute(statement, params).all()
-        orders = [_to_order(_row_dict(r)) for r in rows]
+        orders = [to_order(row_dict(r)) for r in rows]
         orders.sort(key=lambda o: (o.created_at, o.client_order_id))
         return orders
 
@@ -793,9 +614,9 @@ class OrderTracker:
         conditions = [
             column == value
             for column, value in (
-                (_O.exchange, exchange),
-                (_O.account, account),
-                (_O.symbol, symbol),
+                (ORDER_COLS.exchange, exchange),
+                (ORDER_COLS.account, account),
+                (ORDER_COLS.symbol, symbol),
             )
             if value is not None
         ]
@@ -805,7 +626,7 @@ class OrderTracker:
         else:
             with self._db.read() as c:
                 rows = c.execute(statement).all()
-        orders = [_to_order(_row_dict(r)) for r in rows]
+        orders = [to_order(row_dict(r)) for r in rows]
         orders.sort(key=lambda o: (o.created_at, o.client_order_id))
         return orders
 
@@ -815,36 +636,20 @@ class OrderTracker:
         """Orders whose venue-reported cumulative quantity exceeds their recorded fills."""
         params = {"exchange": exchange, "account": account, "symbol": symbol}
         if conn is not None:
-            rows = conn.execute(_FILLS_DIFFER, params).all()
+            rows = conn.execute(FILLS_DIFFER, params).all()
         else:
             with self._db.read() as c:
-                rows = c.execute(_FILLS_DIFFER, params).all()
-        orders = [_to_order(_row_dict(r)) for r in rows]
+                rows = c.execute(FILLS_DIFFER, params).all()
+        orders = [to_order(row_dict(r)) for r in rows]
         return [o for o in orders if o.missing_fill_qty > 0]
 
     def fills(self, exchange: str, account: str, symbol: str | None = None) -> list[Fill]:
         """Recorded fills of an account (optionally one market), in recording order."""
-        statement = select(tracking_fills).where(_F.exchange == exchange, _F.account == account)
+        statement = select(tracking_fills).where(
+            FILL_COLS.exchange == exchange, FILL_COLS.account == account
+        )
         if symbol is not None:
-            statement = statement.where(_F.symbol == symbol)
+            statement = statement.where(FILL_COLS.symbol == symbol)
         with self._db.read() as c:
-            rows = c.execute(statement.order_by(_F.fill_id)).all()
-        return [
-            Fill(
-                exchange=r.exchange,
-                account=r.account,
-                symbol=r.symbol,
-                trade_id=r.trade_id,
-                order_id=r.order_id,
-                client_order_id=r.client_order_id,
-                side=Side(r.side),
-                price=_dec(r.price),
-                qty=_dec(r.qty),
-                quote_qty=_dec(r.quote_qty),
-                fee=_dec(r.fee),
-                fee_asset=r.fee_asset,
-                is_maker=bool(r.is_maker),
-                ts_ns=r.ts_ns,
-            )
-            for r in rows
-        ]
+            rows = c.execute(statement.order_by(FILL_COLS.fill_id)).all()
+        return [to_fill(r) for r in rows]
