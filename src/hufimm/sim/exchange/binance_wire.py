@@ -13,6 +13,7 @@ from hufimm.sim.exchange.events import (
     DepthEvent,
     ExecutionEvent,
     OrderReport,
+    StreamEvent,
     TradeEvent,
 )
 from hufimm.sim.exchange.venue import VenueLimits
@@ -311,3 +312,36 @@ def account_position(event: AccountEvent) -> dict[str, Any]:
         "u": ms(event.ts_ns),
         "B": [{"a": a, "f": num(free), "l": num(locked)} for a, free, locked in event.balances],
     }
+
+
+def stream_event(event: StreamEvent) -> dict[str, Any] | None:
+    """A venue event as its stream payload (``None`` for events no stream carries)."""
+    if isinstance(event, DepthEvent):
+        return depth_update(event)
+    if isinstance(event, TradeEvent):
+        return trade(event)
+    if isinstance(event, ExecutionEvent):
+        return execution_report(event)
+    if isinstance(event, AccountEvent):
+        return account_position(event)
+    return None
+
+
+def ws_rate_limits(limit: int, used: int) -> list[dict[str, Any]]:
+    """The ``rateLimits`` block of a WebSocket API answer."""
+    return [
+        {
+            "rateLimitType": "REQUEST_WEIGHT",
+            "interval": "MINUTE",
+            "intervalNum": 1,
+            "limit": limit,
+            "count": used,
+        }
+    ]
+
+
+def signed_value(value: Any) -> str:
+    """A WebSocket API parameter as it appears in the signed payload (booleans in lower case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -32,12 +32,7 @@ from hufimm.market import Side
 from hufimm.sim.exchange import binance_wire as wire
 from hufimm.sim.exchange.engine import GTC, IOC, LIMIT, LIMIT_MAKER, SimError
 from hufimm.sim.exchange.events import (
-    AccountEvent,
-    DepthEvent,
-    ExecutionEvent,
     StreamClosed,
-    StreamEvent,
-    TradeEvent,
 )
 from hufimm.sim.exchange.venue import SimAccount, SimExchange, Subscription
 
@@ -561,24 +556,12 @@ class SimExchangeServer:
                 if isinstance(event, StreamClosed):
                     await ws.close()
                     return
-                data = self._render(event)
+                data = wire.stream_event(event)
                 if data is None:
                     continue
                 await send({"stream": stream_name, "data": data} if stream_name else data)
         except (ConnectionResetError, RuntimeError):
             return
-
-    @staticmethod
-    def _render(event: StreamEvent) -> dict[str, Any] | None:
-        if isinstance(event, DepthEvent):
-            return wire.depth_update(event)
-        if isinstance(event, TradeEvent):
-            return wire.trade(event)
-        if isinstance(event, ExecutionEvent):
-            return wire.execution_report(event)
-        if isinstance(event, AccountEvent):
-            return wire.account_position(event)
-        return None
 
     # ------------------------------------------------------------------ WebSocket API
     async def _ws_api(self, request: web.Request) -> web.StreamResponse:
@@ -600,7 +583,7 @@ class SimExchangeServer:
                     if isinstance(event, StreamClosed):
                         await ws.close()
                         return
-                    data = self._render(event)
+                    data = wire.stream_event(event)
                     if data is not None:
                         await send({"subscriptionId": sub_id, "event": data})
             except (ConnectionResetError, RuntimeError):
@@ -632,7 +615,9 @@ class SimExchangeServer:
                             "id": request_id,
                             "status": 200,
                             "result": result,
-                            "rateLimits": self._ws_rate_limits(used),
+                            "rateLimits": wire.ws_rate_limits(
+                                self.venue.config.limits.request_weight_per_minute, used
+                            ),
                         }
                     )
                 except SimError as exc:
@@ -651,18 +636,6 @@ class SimExchangeServer:
             self._sockets.discard(ws)
         return ws
 
-    def _ws_rate_limits(self, used: int) -> list[dict[str, Any]]:
-        limit = self.venue.config.limits.request_weight_per_minute
-        return [
-            {
-                "rateLimitType": "REQUEST_WEIGHT",
-                "interval": "MINUTE",
-                "intervalNum": 1,
-                "limit": limit,
-                "count": used,
-            }
-        ]
-
     def _ws_api_call(
         self,
         method: str,
@@ -680,7 +653,7 @@ class SimExchangeServer:
                 raise SimError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
             signature = str(params.get("signature", ""))
             payload = "&".join(
-                f"{k}={_ws_value(params[k])}" for k in sorted(params) if k != "signature"
+                f"{k}={wire.signed_value(params[k])}" for k in sorted(params) if k != "signature"
             )
             self._check_signature(account, payload, signature)
             self._check_timestamp(params)
@@ -699,9 +672,3 @@ class SimExchangeServer:
                     task.cancel()
             return {}
         raise SimError(-1100, f"Unknown method '{method}'.")
-
-
-def _ws_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
